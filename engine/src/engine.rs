@@ -1,0 +1,667 @@
+//! The engine: validation and the handlers of each command.
+//!
+//! Invariants (checked by `check_invariants`, see invariants.rs):
+//! - a refused command changes nothing: every handler validates fully before its first write;
+//! - every taken arena slot holds exactly one resting order, which is in exactly one level queue, in
+//!   its user's list and, when it has a client order id, in the client index;
+//! - no book is crossed at rest.
+//!
+//! Complexity per command: place O(levels taken + fills + log L); cancel O(1) plus O(log L) when it
+//! empties its level; amend as cancel plus place; mass cancel O(orders of the user).
+//! Memory is allocated in `Engine::new` and `AddInstrument` only; a book side's level array grows
+//! (amortised) past its reservation only when the book gets deeper than ever before.
+
+use std::collections::BTreeMap;
+
+use crate::book::{Book, LevelPool, NIL, Order, UserOrders};
+use crate::client_index::ClientIndex;
+use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
+use crate::event::{Accepted, CancelReason, Event};
+use crate::matching::Taker;
+use crate::reject::RejectCode;
+use crate::slots::SlotBitmap;
+use crate::types::{
+    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SLOT_BITS, ORDER_SLOT_NONE, OrderId,
+    OrderType, Price, Qty, Side, Symbol, TimeInForce, UserId,
+};
+
+/// Capacity limits, fixed for the life of an engine. All memory is sized from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Resting orders across all books; at most 2^24 - 2.
+    pub orders_max: u32,
+    /// Price levels across all books and sides.
+    pub levels_max: u32,
+    /// Instruments.
+    pub instruments_max: u32,
+    /// Users; user ids are `0..users_max`.
+    pub users_max: u32,
+    /// Levels reserved per book side when an instrument is added (a side grows past it if needed).
+    pub side_levels_reserved: u32,
+    /// Seed of the client order id index's hash (part of the configuration, so still deterministic).
+    pub hash_seed: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            orders_max: 1 << 20,
+            levels_max: 1 << 19,
+            instruments_max: 1024,
+            users_max: 1 << 16,
+            side_levels_reserved: 64,
+            hash_seed: 0x5eed_f3e7_c0de_0001,
+        }
+    }
+}
+
+/// Why an [`EngineConfig`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A limit is zero or too large.
+    #[error("{name} must be between 1 and {max}, got {value}")]
+    OutOfRange {
+        /// Which field.
+        name: &'static str,
+        /// Its value.
+        value: u32,
+        /// Its largest allowed value.
+        max: u32,
+    },
+}
+
+fn check_range(name: &'static str, value: u32, max: u32) -> Result<(), ConfigError> {
+    if value == 0 || value > max {
+        return Err(ConfigError::OutOfRange { name, value, max });
+    }
+    Ok(())
+}
+
+/// The matching engine state machine. See the crate docs.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) orders: Vec<Order>,
+    /// Client order ids by slot: cold data, read only for orders that have one.
+    pub(crate) client_ids: Vec<ClientOrderId>,
+    pub(crate) slots: SlotBitmap,
+    pub(crate) levels: LevelPool,
+    pub(crate) books: Vec<Book>,
+    pub(crate) symbols: BTreeMap<Symbol, InstrumentId>,
+    pub(crate) users: Vec<UserOrders>,
+    pub(crate) client_index: ClientIndex,
+    /// Orders accepted so far; the sequence part of the last order id.
+    pub(crate) orders_accepted: u64,
+}
+
+impl Engine {
+    /// An empty engine with every buffer allocated.
+    pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
+        check_range("orders_max", config.orders_max, ORDER_SLOT_NONE - 1)?;
+        check_range("levels_max", config.levels_max, u32::MAX - 1)?;
+        check_range("instruments_max", config.instruments_max, 1 << 20)?;
+        check_range("users_max", config.users_max, 1 << 28)?;
+        check_range("side_levels_reserved", config.side_levels_reserved, 1 << 20)?;
+        Ok(Engine {
+            config,
+            orders: vec![Order::default(); config.orders_max as usize],
+            client_ids: vec![ClientOrderId::EMPTY; config.orders_max as usize],
+            slots: SlotBitmap::new(config.orders_max),
+            levels: LevelPool::new(config.levels_max),
+            books: Vec::with_capacity(config.instruments_max as usize),
+            symbols: BTreeMap::new(),
+            users: vec![UserOrders::default(); config.users_max as usize],
+            client_index: ClientIndex::new(config.orders_max),
+            orders_accepted: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Applies one command, appending its events to `out` (which is not cleared).
+    pub fn apply(&mut self, command: &Command, out: &mut Vec<Event>) {
+        let (user, result) = match command {
+            Command::AddInstrument(spec) => (UserId(0), self.add_instrument(spec, out)),
+            Command::Place(place) => (place.user, self.place(place, out)),
+            Command::Cancel(cancel) => (cancel.user, self.cancel(cancel, out)),
+            Command::Amend(amend) => (amend.user, self.amend(amend, out)),
+            Command::MassCancel(mass) => (mass.user, self.mass_cancel(mass, out)),
+        };
+        if let Err(code) = result {
+            out.push(Event::Rejected { user, code });
+        }
+    }
+
+    fn add_instrument(
+        &mut self,
+        spec: &InstrumentSpec,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RejectCode> {
+        if !spec.is_valid() {
+            return Err(RejectCode::InvalidInstrumentSpec);
+        }
+        if self.symbols.contains_key(&spec.symbol) {
+            return Err(RejectCode::DuplicateSymbol);
+        }
+        if self.books.len() >= self.config.instruments_max as usize {
+            return Err(RejectCode::InstrumentsFull);
+        }
+        let id = InstrumentId(u32::try_from(self.books.len()).expect("instruments_max fits u32"));
+        self.books
+            .push(Book::new(*spec, self.config.side_levels_reserved as usize));
+        self.symbols.insert(spec.symbol, id);
+        out.push(Event::InstrumentAdded {
+            instrument: id,
+            symbol: spec.symbol,
+        });
+        Ok(())
+    }
+
+    fn check_user(&self, user: UserId) -> Result<(), RejectCode> {
+        if user.0 >= self.config.users_max {
+            return Err(RejectCode::UnknownUser);
+        }
+        Ok(())
+    }
+
+    fn book_index(&self, instrument: InstrumentId) -> Result<usize, RejectCode> {
+        let index = instrument.0 as usize;
+        if index >= self.books.len() {
+            return Err(RejectCode::UnknownInstrument);
+        }
+        Ok(index)
+    }
+
+    fn check_qty(spec: &InstrumentSpec, qty: Qty) -> Result<(), RejectCode> {
+        if qty.0 <= 0 {
+            return Err(RejectCode::InvalidQuantity);
+        }
+        if qty < spec.qty_min {
+            return Err(RejectCode::QuantityBelowMin);
+        }
+        if qty > spec.qty_max {
+            return Err(RejectCode::QuantityAboveMax);
+        }
+        Ok(())
+    }
+
+    fn check_price(spec: &InstrumentSpec, price: Price) -> Result<(), RejectCode> {
+        if price < spec.price_min {
+            return Err(RejectCode::PriceBelowMin);
+        }
+        if price > spec.price_max {
+            return Err(RejectCode::PriceAboveMax);
+        }
+        Ok(())
+    }
+
+    /// The order-type rules of a placement: which price, flags and bounds go together.
+    fn check_order_type(place: &Place) -> Result<(), RejectCode> {
+        match place.order_type {
+            OrderType::Limit => {
+                if place.price.is_none() || place.levels_max != 0 {
+                    return Err(RejectCode::InvalidProtection);
+                }
+                if place.post_only && place.time_in_force != TimeInForce::Gtc {
+                    return Err(RejectCode::InvalidTimeInForce);
+                }
+            }
+            OrderType::Market => {
+                if place.time_in_force == TimeInForce::Gtc || place.post_only {
+                    return Err(RejectCode::InvalidTimeInForce);
+                }
+                if place.price.is_none() && place.levels_max == 0 {
+                    return Err(RejectCode::MarketWithoutProtection);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates a placement; returns the book index and the slot the order would rest in.
+    fn validate_place(&self, place: &Place) -> Result<(usize, u32), RejectCode> {
+        self.check_user(place.user)?;
+        let book = self.book_index(place.instrument)?;
+        if !place.client_order_id.is_valid() {
+            return Err(RejectCode::InvalidClientOrderId);
+        }
+        let spec = &self.books[book].spec;
+        Self::check_qty(spec, place.qty)?;
+        Self::check_order_type(place)?;
+        if let Some(price) = place.price {
+            Self::check_price(spec, price)?;
+        }
+        if !place.client_order_id.is_empty()
+            && self
+                .find_client_order(place.user, &place.client_order_id)
+                .is_some()
+        {
+            return Err(RejectCode::DuplicateClientOrderId);
+        }
+        let rests = place.order_type == OrderType::Limit && place.time_in_force == TimeInForce::Gtc;
+        let slot = if rests {
+            let slot = self.slots.lowest_free().ok_or(RejectCode::OrdersFull)?;
+            if self.levels.free() == 0 {
+                return Err(RejectCode::LevelsFull);
+            }
+            slot
+        } else {
+            ORDER_SLOT_NONE
+        };
+        if place.post_only
+            && self.would_take(book, place.side, place.price.expect("checked: limit"))
+        {
+            return Err(RejectCode::PostOnlyWouldTake);
+        }
+        Ok((book, slot))
+    }
+
+    fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+        let (book, slot) = self.validate_place(place)?;
+        self.orders_accepted += 1;
+        assert!(
+            self.orders_accepted < 1 << (64 - ORDER_SLOT_BITS),
+            "order id space exhausted"
+        );
+        let id = OrderId::new(self.orders_accepted, slot);
+        out.push(Event::Accepted(Accepted {
+            order: id,
+            user: place.user,
+            instrument: place.instrument,
+            side: place.side,
+            order_type: place.order_type,
+            time_in_force: place.time_in_force,
+            price: place.price,
+            qty: place.qty,
+            self_trade: place.self_trade,
+        }));
+        let mut taker = Taker::from_place(id, place);
+        if place.time_in_force == TimeInForce::Fok && !self.can_fill(book, &taker) {
+            out.push(Self::taker_cancelled(&taker, CancelReason::FillOrKill));
+            return Ok(());
+        }
+        let self_trade_stop = self.match_taker(book, &mut taker, out);
+        if taker.qty.0 == 0 {
+            out.push(Event::Done {
+                order: id,
+                user: place.user,
+                instrument: place.instrument,
+            });
+        } else if self_trade_stop {
+            out.push(Self::taker_cancelled(&taker, CancelReason::SelfTrade));
+        } else if slot == ORDER_SLOT_NONE {
+            out.push(Self::taker_cancelled(&taker, CancelReason::Unfilled));
+        } else {
+            self.slots.take(slot);
+            let order = &mut self.orders[slot as usize];
+            *order = Order {
+                id,
+                price: place.price.expect("checked: limit"),
+                qty: taker.qty,
+                user: place.user,
+                instrument: place.instrument,
+                level: NIL,
+                prev: NIL,
+                next: NIL,
+                user_prev: NIL,
+                user_next: NIL,
+                side: place.side,
+                self_trade: place.self_trade,
+                post_only: place.post_only,
+                has_client_id: !place.client_order_id.is_empty(),
+            };
+            self.client_ids[slot as usize] = place.client_order_id;
+            self.attach_owner(slot);
+            self.enqueue(book, slot, out);
+        }
+        Ok(())
+    }
+
+    fn taker_cancelled(taker: &Taker, reason: CancelReason) -> Event {
+        Event::Cancelled {
+            order: taker.id,
+            user: taker.user,
+            instrument: taker.instrument,
+            qty: taker.qty,
+            reason,
+        }
+    }
+
+    /// Finds a live order of `user` on `instrument`; returns its slot.
+    fn resolve(
+        &self,
+        user: UserId,
+        instrument: InstrumentId,
+        order: &OrderRef,
+    ) -> Result<u32, RejectCode> {
+        let slot = match order {
+            OrderRef::Id(id) => {
+                let slot = id.slot();
+                let live = slot < self.config.orders_max
+                    && !self.slots.is_free(slot)
+                    && self.orders[slot as usize].id == *id;
+                live.then_some(slot)
+            }
+            OrderRef::Client(client_id) => {
+                if !client_id.is_valid() {
+                    return Err(RejectCode::InvalidClientOrderId);
+                }
+                self.find_client_order(user, client_id)
+            }
+        };
+        match slot {
+            Some(slot)
+                if self.orders[slot as usize].user == user
+                    && self.orders[slot as usize].instrument == instrument =>
+            {
+                Ok(slot)
+            }
+            _ => Err(RejectCode::UnknownOrder),
+        }
+    }
+
+    fn cancel(&mut self, cancel: &Cancel, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+        self.check_user(cancel.user)?;
+        let book = self.book_index(cancel.instrument)?;
+        let slot = self.resolve(cancel.user, cancel.instrument, &cancel.order)?;
+        self.cancel_resting(book, slot, CancelReason::Requested, out);
+        Ok(())
+    }
+
+    fn mass_cancel(&mut self, mass: &MassCancel, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+        self.check_user(mass.user)?;
+        if let Some(instrument) = mass.instrument {
+            self.book_index(instrument)?;
+        }
+        let mut count = 0u32;
+        let mut slot = self.users[mass.user.0 as usize].head;
+        while slot != NIL {
+            let order = self.orders[slot as usize];
+            if mass.instrument.is_none_or(|i| i == order.instrument) {
+                self.cancel_resting(
+                    order.instrument.0 as usize,
+                    slot,
+                    CancelReason::MassCancel,
+                    out,
+                );
+                count += 1;
+            }
+            slot = order.user_next;
+        }
+        out.push(Event::MassCancelled {
+            user: mass.user,
+            instrument: mass.instrument,
+            count,
+        });
+        Ok(())
+    }
+
+    /// Cancels a resting order and reports its level.
+    fn cancel_resting(
+        &mut self,
+        book: usize,
+        slot: u32,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
+        let order = self.orders[slot as usize];
+        self.dequeue(slot);
+        self.detach_owner(slot);
+        out.push(Event::Cancelled {
+            order: order.id,
+            user: order.user,
+            instrument: order.instrument,
+            qty: order.qty,
+            reason,
+        });
+        self.report_level(book, order.level, order.side, out);
+    }
+
+    fn amend(&mut self, amend: &Amend, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+        self.check_user(amend.user)?;
+        let book = self.book_index(amend.instrument)?;
+        let slot = self.resolve(amend.user, amend.instrument, &amend.order)?;
+        let spec = &self.books[book].spec;
+        Self::check_qty(spec, amend.qty)?;
+        Self::check_price(spec, amend.price)?;
+        let order = self.orders[slot as usize];
+        if amend.price == order.price {
+            if amend.qty == order.qty {
+                return Err(RejectCode::AmendNoChange);
+            }
+            self.amend_in_level(slot, amend.qty, out);
+            self.report_level(book, order.level, order.side, out);
+            return Ok(());
+        }
+        if order.post_only && self.would_take(book, order.side, amend.price) {
+            return Err(RejectCode::PostOnlyWouldTake);
+        }
+        if self.levels.free() == 0 {
+            return Err(RejectCode::LevelsFull);
+        }
+        out.push(Self::amended(&order, amend.price, amend.qty, false));
+        self.dequeue(slot);
+        self.report_level(book, order.level, order.side, out);
+        self.reprice(book, slot, amend.price, amend.qty, out);
+        Ok(())
+    }
+
+    fn amended(order: &Order, price: Price, qty: Qty, priority_kept: bool) -> Event {
+        Event::Amended {
+            order: order.id,
+            user: order.user,
+            instrument: order.instrument,
+            price,
+            qty,
+            priority_kept,
+        }
+    }
+
+    /// Same price: a decrease keeps the order's place, an increase sends it to the back.
+    fn amend_in_level(&mut self, slot: u32, qty: Qty, out: &mut Vec<Event>) {
+        let order = self.orders[slot as usize];
+        let keep = qty < order.qty;
+        out.push(Self::amended(&order, order.price, qty, keep));
+        let level = &mut self.levels.levels[order.level as usize];
+        level.total = Qty(level.total.0 - order.qty.0 + qty.0);
+        self.orders[slot as usize].qty = qty;
+        if !keep && level.tail != slot {
+            self.unlink_from_queue(slot);
+            self.append_to_queue(order.level, slot);
+        }
+    }
+
+    /// A dequeued order at a new price: it takes what it crosses, then rests, completes or is
+    /// cancelled by self-trade prevention.
+    fn reprice(&mut self, book: usize, slot: u32, price: Price, qty: Qty, out: &mut Vec<Event>) {
+        let order = &mut self.orders[slot as usize];
+        order.price = price;
+        order.qty = qty;
+        let order = *order;
+        let mut taker = Taker::from_resting(&order);
+        let self_trade_stop = self.match_taker(book, &mut taker, out);
+        self.orders[slot as usize].qty = taker.qty;
+        if taker.qty.0 == 0 {
+            self.detach_owner(slot);
+            out.push(Event::Done {
+                order: order.id,
+                user: order.user,
+                instrument: order.instrument,
+            });
+        } else if self_trade_stop {
+            self.detach_owner(slot);
+            out.push(Self::taker_cancelled(&taker, CancelReason::SelfTrade));
+        } else {
+            self.enqueue(book, slot, out);
+        }
+    }
+
+    /// True when an order on `side` at `price` would trade on arrival.
+    pub(crate) fn would_take(&self, book: usize, side: Side, price: Price) -> bool {
+        let opposite = self.books[book].side(side.opposite());
+        opposite
+            .best()
+            .is_some_and(|level| side.crosses(price, self.levels.levels[level as usize].price))
+    }
+
+    /// The live order of `user` with this (non-empty) client order id.
+    pub(crate) fn find_client_order(&self, user: UserId, client_id: &ClientOrderId) -> Option<u32> {
+        let hash = self.client_hash(user, client_id);
+        self.client_index.find(hash, |slot| {
+            self.orders[slot as usize].user == user && self.client_ids[slot as usize] == *client_id
+        })
+    }
+
+    pub(crate) fn client_hash(&self, user: UserId, client_id: &ClientOrderId) -> u64 {
+        let mut key = [0u8; 40];
+        key[..4].copy_from_slice(&user.0.to_le_bytes());
+        key[4..].copy_from_slice(&client_id.0);
+        xxhash_rust::xxh3::xxh3_64_with_seed(&key, self.config.hash_seed)
+    }
+
+    fn slot_client_hash(&self, slot: u32) -> u64 {
+        self.client_hash(
+            self.orders[slot as usize].user,
+            &self.client_ids[slot as usize],
+        )
+    }
+
+    /// Adds a freshly filled slot to its user's list and the client index.
+    fn attach_owner(&mut self, slot: u32) {
+        let order = self.orders[slot as usize];
+        let user = &mut self.users[order.user.0 as usize];
+        let tail = user.tail;
+        user.tail = slot;
+        user.count += 1;
+        if tail == NIL {
+            user.head = slot;
+        } else {
+            self.orders[tail as usize].user_next = slot;
+        }
+        self.orders[slot as usize].user_prev = tail;
+        self.orders[slot as usize].user_next = NIL;
+        if order.has_client_id {
+            let hash = self.slot_client_hash(slot);
+            self.client_index.insert(hash, slot);
+        }
+    }
+
+    /// Removes a dequeued order from its user's list and the client index and frees its slot.
+    pub(crate) fn detach_owner(&mut self, slot: u32) {
+        let order = self.orders[slot as usize];
+        if order.has_client_id {
+            let hash = self.slot_client_hash(slot);
+            let orders = &self.orders;
+            let client_ids = &self.client_ids;
+            let seed = self.config.hash_seed;
+            self.client_index.remove(hash, slot, |s| {
+                let mut key = [0u8; 40];
+                key[..4].copy_from_slice(&orders[s as usize].user.0.to_le_bytes());
+                key[4..].copy_from_slice(&client_ids[s as usize].0);
+                xxhash_rust::xxh3::xxh3_64_with_seed(&key, seed)
+            });
+        }
+        if order.user_prev == NIL {
+            self.users[order.user.0 as usize].head = order.user_next;
+        } else {
+            self.orders[order.user_prev as usize].user_next = order.user_next;
+        }
+        if order.user_next == NIL {
+            self.users[order.user.0 as usize].tail = order.user_prev;
+        } else {
+            self.orders[order.user_next as usize].user_prev = order.user_prev;
+        }
+        self.users[order.user.0 as usize].count -= 1;
+        self.slots.release(slot);
+    }
+
+    /// Appends a slot whose price and quantity are set to the tail of its level (creating the level).
+    fn enqueue(&mut self, book: usize, slot: u32, out: &mut Vec<Event>) {
+        let Order {
+            side, price, qty, ..
+        } = self.orders[slot as usize];
+        let book_side = self.books[book].side_mut(side);
+        let level = match book_side.find(price) {
+            Ok(position) => book_side.level_at(position),
+            Err(position) => {
+                let level = self.levels.alloc(price);
+                book_side.insert(position, price, level);
+                level
+            }
+        };
+        self.append_to_queue(level, slot);
+        let level = &mut self.levels.levels[level as usize];
+        level.total = Qty(level.total.0 + qty.0);
+        out.push(Event::Level {
+            instrument: self.orders[slot as usize].instrument,
+            side,
+            price,
+            qty: level.total,
+        });
+    }
+
+    fn append_to_queue(&mut self, level_index: u32, slot: u32) {
+        let level = &mut self.levels.levels[level_index as usize];
+        let tail = level.tail;
+        level.tail = slot;
+        level.count += 1;
+        if tail == NIL {
+            level.head = slot;
+        } else {
+            self.orders[tail as usize].next = slot;
+        }
+        let order = &mut self.orders[slot as usize];
+        order.level = level_index;
+        order.prev = tail;
+        order.next = NIL;
+    }
+
+    fn unlink_from_queue(&mut self, slot: u32) {
+        let order = self.orders[slot as usize];
+        let level = &mut self.levels.levels[order.level as usize];
+        if order.prev == NIL {
+            level.head = order.next;
+        } else {
+            self.orders[order.prev as usize].next = order.next;
+        }
+        if order.next == NIL {
+            level.tail = order.prev;
+        } else {
+            self.orders[order.next as usize].prev = order.prev;
+        }
+        level.count -= 1;
+    }
+
+    /// Takes an order out of its level queue, removing its open quantity from the level total. The
+    /// level may be left empty: `report_level` or the matcher removes it.
+    pub(crate) fn dequeue(&mut self, slot: u32) {
+        self.unlink_from_queue(slot);
+        let order = self.orders[slot as usize];
+        let level = &mut self.levels.levels[order.level as usize];
+        level.total = Qty(level.total.0 - order.qty.0);
+    }
+
+    /// Emits a level's total and removes the level when it is empty.
+    pub(crate) fn report_level(
+        &mut self,
+        book: usize,
+        level_index: u32,
+        side: Side,
+        out: &mut Vec<Event>,
+    ) {
+        let level = self.levels.levels[level_index as usize];
+        out.push(Event::Level {
+            instrument: InstrumentId(u32::try_from(book).expect("book index fits u32")),
+            side,
+            price: level.price,
+            qty: level.total,
+        });
+        if level.count == 0 {
+            self.books[book].side_mut(side).remove(level.price);
+            self.levels.release(level_index);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Events: the only output of the state machine.
+//!
+//! `Engine::apply` appends events to a caller-provided buffer. Per command the order is fixed:
+//! - a refused command gives exactly one [`Event::Rejected`] and nothing else;
+//! - a placed order gives [`Event::Accepted`], then for each price level it takes from (best first)
+//!   its fills in queue order (each [`Event::Fill`] followed by [`Event::Done`] when it completes the
+//!   maker, or a self-trade [`Event::Cancelled`] of the maker) and one [`Event::Level`] with the
+//!   level's new total; then the taker's end: `Done` (filled), `Cancelled` (IOC/FOK/market rest or
+//!   self-trade) or, when it rests, a `Level` for its own side;
+//! - every accepted order ends with exactly one `Done` or `Cancelled`, now or later.
+//!
+//! Events are `Copy` and fixed-size; they carry ids, not client order ids (the gateway keeps those).
+
+use crate::reject::RejectCode;
+use crate::types::{
+    InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, Symbol, TimeInForce,
+    TradeId, UserId,
+};
+
+/// Why an order left the book other than by filling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum CancelReason {
+    /// The owner cancelled it.
+    Requested = 1,
+    /// A mass cancel of its owner.
+    MassCancel = 2,
+    /// IOC or market order: the part that could not trade at once.
+    Unfilled = 3,
+    /// FOK order that could not trade in full.
+    FillOrKill = 4,
+    /// Self-trade prevention.
+    SelfTrade = 5,
+}
+
+impl CancelReason {
+    /// Every reason, in numeric order.
+    pub const ALL: [CancelReason; 5] = [
+        CancelReason::Requested,
+        CancelReason::MassCancel,
+        CancelReason::Unfilled,
+        CancelReason::FillOrKill,
+        CancelReason::SelfTrade,
+    ];
+}
+
+/// One outcome of a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An instrument was listed.
+    InstrumentAdded {
+        /// Its id.
+        instrument: InstrumentId,
+        /// Its symbol.
+        symbol: Symbol,
+    },
+    /// The command was refused and changed nothing.
+    Rejected {
+        /// Who sent it (0 for admin commands).
+        user: UserId,
+        /// Stable reason code.
+        code: RejectCode,
+    },
+    /// An order was accepted and given an id.
+    Accepted(Accepted),
+    /// A trade.
+    Fill(Fill),
+    /// An order was completely filled and left the book.
+    Done {
+        /// The order.
+        order: OrderId,
+        /// Its owner.
+        user: UserId,
+        /// Its instrument.
+        instrument: InstrumentId,
+    },
+    /// An order left the book (or never rested) with open quantity.
+    Cancelled {
+        /// The order.
+        order: OrderId,
+        /// Its owner.
+        user: UserId,
+        /// Its instrument.
+        instrument: InstrumentId,
+        /// The open quantity that was cancelled.
+        qty: Qty,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// A resting order was amended.
+    Amended {
+        /// The order.
+        order: OrderId,
+        /// Its owner.
+        user: UserId,
+        /// Its instrument.
+        instrument: InstrumentId,
+        /// New price.
+        price: Price,
+        /// New open quantity.
+        qty: Qty,
+        /// True when it kept its place in the queue.
+        priority_kept: bool,
+    },
+    /// The total quantity at a price level changed (0: the level is gone). Market data.
+    Level {
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Book side.
+        side: Side,
+        /// Level price.
+        price: Price,
+        /// New total open quantity at the level.
+        qty: Qty,
+    },
+    /// Summary of a mass cancel, after its `Cancelled` events.
+    MassCancelled {
+        /// Whose orders.
+        user: UserId,
+        /// Which instrument, or all.
+        instrument: Option<InstrumentId>,
+        /// How many orders were cancelled.
+        count: u32,
+    },
+}
+
+/// An accepted order, as the engine understood it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The assigned id.
+    pub order: OrderId,
+    /// Owner.
+    pub user: UserId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Limit or market.
+    pub order_type: OrderType,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+    /// Limit or protection price.
+    pub price: Option<Price>,
+    /// Quantity.
+    pub qty: Qty,
+    /// Self-trade prevention mode.
+    pub self_trade: SelfTradePrevention,
+}
+
+/// A trade between a resting maker and an incoming taker, at the maker's price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill {
+    /// Trade id, per instrument from 1.
+    pub trade: TradeId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// The resting order.
+    pub maker_order: OrderId,
+    /// Its owner.
+    pub maker_user: UserId,
+    /// The incoming order.
+    pub taker_order: OrderId,
+    /// Its owner.
+    pub taker_user: UserId,
+    /// Trade price (the maker's).
+    pub price: Price,
+    /// Traded quantity.
+    pub qty: Qty,
+    /// The maker's open quantity after the trade.
+    pub maker_qty_left: Qty,
+    /// The taker's side (the aggressor).
+    pub aggressor: Side,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_stay_small() {
+        let size = std::mem::size_of::<Event>();
+        assert!(
+            size <= 80,
+            "Event grew to {size} bytes; the hot path copies it per fill"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! `check_invariants`: a full consistency check of the engine, run after every command in tests.
+//!
+//! Checked: no crossed book at rest; level keys strictly ordered; every level non-empty, its count
+//! and total equal to its orders, every order's level, price, side and instrument agreeing with where
+//! it rests; queue links consistent; no zero-quantity resting order; every taken slot reached exactly
+//! once from the books, and from its user's list in ascending id order; the client index holding
+//! exactly the orders with a client id; free counts agreeing with what is in use.
+//! Cost: O(orders + levels + users) with allocation; tests and debugging only.
+
+use crate::book::NIL;
+use crate::engine::Engine;
+use crate::types::{InstrumentId, Side};
+
+/// A broken internal invariant: a bug in the engine, never a consequence of input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("engine invariant broken: {0}")]
+pub struct InvariantViolation(pub String);
+
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            return Err(InvariantViolation(format!($($arg)*)));
+        }
+    };
+}
+
+impl Engine {
+    /// Checks every structural invariant (see the module docs).
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let mut seen = vec![false; self.orders.len()];
+        let mut levels_used = 0usize;
+        for book in 0..self.books.len() {
+            levels_used += self.check_book(book, &mut seen)?;
+        }
+        for (slot, &reached) in seen.iter().enumerate() {
+            let free = self
+                .slots
+                .is_free(u32::try_from(slot).expect("slot fits u32"));
+            ensure!(
+                reached != free,
+                "slot {slot}: taken={} but reached from books={reached}",
+                !free
+            );
+        }
+        ensure!(
+            levels_used == self.levels_len(),
+            "{levels_used} levels in books, {} taken from the pool",
+            self.levels_len()
+        );
+        self.check_users()?;
+        self.check_client_index()
+    }
+
+    fn check_book(&self, book: usize, seen: &mut [bool]) -> Result<usize, InvariantViolation> {
+        let instrument = InstrumentId(u32::try_from(book).expect("book fits u32"));
+        let b = &self.books[book];
+        if let (Some((bid, _)), Some((ask, _))) = (
+            self.best(instrument, Side::Buy),
+            self.best(instrument, Side::Sell),
+        ) {
+            ensure!(
+                bid < ask,
+                "book {book} crossed at rest: bid {bid:?} >= ask {ask:?}"
+            );
+        }
+        for side in [&b.bids, &b.asks] {
+            let mut previous = None;
+            for level_index in side.iter_best_first() {
+                let level = &self.levels.levels[level_index as usize];
+                if let Some(p) = previous {
+                    let worse = match side.side {
+                        Side::Buy => level.price < p,
+                        Side::Sell => level.price > p,
+                    };
+                    ensure!(
+                        worse,
+                        "book {book} {:?}: level {:?} not worse than {p:?}",
+                        side.side,
+                        level.price
+                    );
+                }
+                previous = Some(level.price);
+                ensure!(
+                    level.count > 0,
+                    "book {book}: empty level at {:?}",
+                    level.price
+                );
+                let (mut count, mut total, mut prev, mut slot) = (0u32, 0i64, NIL, level.head);
+                while slot != NIL {
+                    let o = &self.orders[slot as usize];
+                    ensure!(!seen[slot as usize], "slot {slot} reached twice");
+                    seen[slot as usize] = true;
+                    ensure!(
+                        o.qty.0 > 0,
+                        "order {:?} rests with quantity {:?}",
+                        o.id,
+                        o.qty
+                    );
+                    ensure!(
+                        o.level == level_index && o.price == level.price,
+                        "order {:?} level mismatch",
+                        o.id
+                    );
+                    ensure!(
+                        o.side == side.side && o.instrument == instrument,
+                        "order {:?} side/book mismatch",
+                        o.id
+                    );
+                    ensure!(o.prev == prev, "order {:?} prev link broken", o.id);
+                    ensure!(o.id.slot() == slot, "order {:?} sits in slot {slot}", o.id);
+                    count += 1;
+                    total += o.qty.0;
+                    prev = slot;
+                    slot = o.next;
+                }
+                ensure!(level.tail == prev, "level {:?} tail broken", level.price);
+                ensure!(
+                    level.count == count,
+                    "level {:?} count {} != {count}",
+                    level.price,
+                    level.count
+                );
+                ensure!(
+                    level.total.0 == total,
+                    "level {:?} total {:?} != {total}",
+                    level.price,
+                    level.total
+                );
+            }
+        }
+        Ok(b.bids.len() + b.asks.len())
+    }
+
+    fn check_users(&self) -> Result<(), InvariantViolation> {
+        let mut listed = 0usize;
+        for (user, list) in self.users.iter().enumerate() {
+            let (mut count, mut prev, mut slot) = (0u32, NIL, list.head);
+            while slot != NIL {
+                let o = &self.orders[slot as usize];
+                ensure!(
+                    !self.slots.is_free(slot),
+                    "user {user} lists free slot {slot}"
+                );
+                ensure!(
+                    o.user.0 as usize == user,
+                    "user {user} lists order {:?} of {:?}",
+                    o.id,
+                    o.user
+                );
+                ensure!(o.user_prev == prev, "user {user} list prev link broken");
+                if prev != NIL {
+                    ensure!(
+                        self.orders[prev as usize].id < o.id,
+                        "user {user} list not in id order"
+                    );
+                }
+                count += 1;
+                prev = slot;
+                slot = o.user_next;
+            }
+            ensure!(
+                list.tail == prev && list.count == count,
+                "user {user} list tail/count broken"
+            );
+            listed += count as usize;
+        }
+        ensure!(
+            listed == self.resting_orders_len(),
+            "user lists hold {listed} orders"
+        );
+        Ok(())
+    }
+
+    fn check_client_index(&self) -> Result<(), InvariantViolation> {
+        let mut with_id = 0usize;
+        for slot in 0..self.config.orders_max {
+            if self.slots.is_free(slot) || !self.orders[slot as usize].has_client_id {
+                continue;
+            }
+            with_id += 1;
+            let o = &self.orders[slot as usize];
+            let client_id = &self.client_ids[slot as usize];
+            ensure!(
+                !client_id.is_empty(),
+                "order {:?} flagged with an empty client id",
+                o.id
+            );
+            ensure!(
+                self.find_client_order(o.user, client_id) == Some(slot),
+                "order {:?} not found by client id",
+                o.id
+            );
+        }
+        for slot in self.client_index.slots() {
+            ensure!(
+                !self.slots.is_free(slot),
+                "client index names free slot {slot}"
+            );
+        }
+        ensure!(
+            with_id == self.client_index.len(),
+            "client index holds {} entries for {with_id} orders",
+            self.client_index.len()
+        );
+        Ok(())
+    }
+}

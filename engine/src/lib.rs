@@ -1,0 +1,42 @@
+//! ferrex-engine: the deterministic state machine of the exchange.
+//!
+//! Everything behind the ring buffer that decides outcomes: instruments, order books, matching,
+//! the state hash. [`Engine::apply`] takes one [`Command`] and appends its [`Event`]s to a reusable
+//! buffer.
+//!
+//! Invariants (the rules of ../shared/DESIGN.md, stated as absences):
+//! - no I/O, no clock, no threads, no randomness, no iteration over unordered maps (clippy bans the
+//!   methods and types in engine/clippy.toml); the state after commands 1..N depends only on them;
+//! - no floats: prices are `i64` ticks, quantities `i64` lots;
+//! - no heap allocation per command in steady state: the order arena, level pool, client index and
+//!   user table are allocated in [`Engine::new`]; book sides grow only past their deepest size so far;
+//! - no panic on bad input: every malformed or impossible command is a [`Event::Rejected`] with a
+//!   stable [`RejectCode`]; a panic means a broken internal invariant.
+//!
+//! Known limitations: capacity checks are conservative (a GTC order needs a free order slot and a
+//! free level even if it would fill completely); see each module's docs for its own.
+
+#![forbid(unsafe_code)]
+
+mod book;
+mod client_index;
+pub mod command;
+mod engine;
+pub mod event;
+mod invariants;
+mod matching;
+pub mod reject;
+mod slots;
+mod state;
+pub mod types;
+
+pub use command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
+pub use engine::{ConfigError, Engine, EngineConfig};
+pub use event::{Accepted, CancelReason, Event, Fill};
+pub use invariants::InvariantViolation;
+pub use reject::RejectCode;
+pub use state::RestingOrder;
+pub use types::{
+    ClientOrderId, DecimalStep, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty,
+    SelfTradePrevention, Side, Symbol, TimeInForce, TradeId, UserId,
+};

@@ -1,0 +1,191 @@
+//! Read-only views of the state, the state hash and memory accounting.
+//!
+//! The state hash is xxh3-64 over a canonical walk: the order id sequence, then per instrument in id
+//! order its spec, trade count and both sides from the best level, each level's price and total and
+//! its orders in queue order (id, user, open quantity, flags, client order id). Everything else in the
+//! engine (slot choice, user lists, the client index) is a function of this walk, so two engines with
+//! equal hashes behave identically from then on. Cost: O(orders + levels); not for the hot path.
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::book::NIL;
+use crate::engine::Engine;
+use crate::types::{
+    ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId,
+};
+
+/// A resting order as seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestingOrder {
+    /// Its id.
+    pub order: OrderId,
+    /// Owner.
+    pub user: UserId,
+    /// Side.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Open quantity.
+    pub qty: Qty,
+    /// Client order id (empty if none).
+    pub client_order_id: ClientOrderId,
+}
+
+impl Engine {
+    /// Number of listed instruments.
+    pub fn instruments_len(&self) -> usize {
+        self.books.len()
+    }
+
+    /// An instrument's spec.
+    pub fn spec(&self, instrument: InstrumentId) -> Option<&InstrumentSpec> {
+        self.books.get(instrument.0 as usize).map(|b| &b.spec)
+    }
+
+    /// Number of resting orders.
+    pub fn resting_orders_len(&self) -> usize {
+        (self.config.orders_max - self.slots.free()) as usize
+    }
+
+    /// Number of price levels in use.
+    pub fn levels_len(&self) -> usize {
+        (self.config.levels_max - self.levels.free()) as usize
+    }
+
+    /// The best price and its total on one side.
+    pub fn best(&self, instrument: InstrumentId, side: Side) -> Option<(Price, Qty)> {
+        let book = self.books.get(instrument.0 as usize)?;
+        let level = &self.levels.levels[book.side(side).best()? as usize];
+        Some((level.price, level.total))
+    }
+
+    /// Up to `levels_max` levels of one side, best first.
+    pub fn depth(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        levels_max: usize,
+    ) -> Vec<(Price, Qty)> {
+        let Some(book) = self.books.get(instrument.0 as usize) else {
+            return Vec::new();
+        };
+        book.side(side)
+            .iter_best_first()
+            .take(levels_max)
+            .map(|l| {
+                (
+                    self.levels.levels[l as usize].price,
+                    self.levels.levels[l as usize].total,
+                )
+            })
+            .collect()
+    }
+
+    /// Every resting order of an instrument in priority order: bids best first, then asks.
+    pub fn book_orders(&self, instrument: InstrumentId) -> Vec<RestingOrder> {
+        let mut out = Vec::new();
+        self.walk_book(instrument.0 as usize, |_, slot| {
+            let order = &self.orders[slot as usize];
+            out.push(RestingOrder {
+                order: order.id,
+                user: order.user,
+                side: order.side,
+                price: order.price,
+                qty: order.qty,
+                client_order_id: self.client_ids[slot as usize],
+            });
+        });
+        out
+    }
+
+    /// Calls `visit(level, slot)` for each order of a book in priority order, bids then asks.
+    pub(crate) fn walk_book(&self, book: usize, mut visit: impl FnMut(u32, u32)) {
+        let Some(book) = self.books.get(book) else {
+            return;
+        };
+        for side in [&book.bids, &book.asks] {
+            for level in side.iter_best_first() {
+                let mut slot = self.levels.levels[level as usize].head;
+                while slot != NIL {
+                    visit(level, slot);
+                    slot = self.orders[slot as usize].next;
+                }
+            }
+        }
+    }
+
+    /// Hash of the canonical state (see the module docs).
+    pub fn state_hash(&self) -> u64 {
+        let mut h = Xxh3::new();
+        h.update(&self.orders_accepted.to_le_bytes());
+        h.update(&(self.books.len() as u64).to_le_bytes());
+        for (index, book) in self.books.iter().enumerate() {
+            hash_spec(&mut h, &book.spec);
+            h.update(&book.trades.to_le_bytes());
+            h.update(&(book.bids.len() as u64).to_le_bytes());
+            h.update(&(book.asks.len() as u64).to_le_bytes());
+            let mut last_level = NIL;
+            self.walk_book(index, |level, slot| {
+                if level != last_level {
+                    let l = &self.levels.levels[level as usize];
+                    h.update(&l.price.0.to_le_bytes());
+                    h.update(&l.total.0.to_le_bytes());
+                    h.update(&l.count.to_le_bytes());
+                    last_level = level;
+                }
+                let o = &self.orders[slot as usize];
+                h.update(&o.id.0.to_le_bytes());
+                h.update(&o.user.0.to_le_bytes());
+                h.update(&o.qty.0.to_le_bytes());
+                h.update(&[
+                    o.side as u8,
+                    o.self_trade as u8,
+                    u8::from(o.post_only),
+                    u8::from(o.has_client_id),
+                ]);
+                if o.has_client_id {
+                    h.update(&self.client_ids[slot as usize].0);
+                }
+            });
+        }
+        h.digest()
+    }
+
+    /// Heap bytes held by the engine (capacities, not lengths).
+    pub fn heap_bytes(&self) -> usize {
+        let books: usize = self
+            .books
+            .iter()
+            .map(|b| b.bids.heap_bytes() + b.asks.heap_bytes())
+            .sum();
+        self.orders.capacity() * size_of::<crate::book::Order>()
+            + self.client_ids.capacity() * size_of::<ClientOrderId>()
+            + self.slots.heap_bytes()
+            + self.levels.heap_bytes()
+            + self.books.capacity() * size_of::<crate::book::Book>()
+            + books
+            + self.users.capacity() * size_of::<crate::book::UserOrders>()
+            + self.client_index.heap_bytes()
+    }
+
+    /// Heap bytes that every order slot costs whether or not it is used: the arena record, the client
+    /// order id, the client index entries and the slot bitmap bit.
+    pub fn bytes_per_order_slot() -> usize {
+        size_of::<crate::book::Order>() + size_of::<ClientOrderId>() + 2 * size_of::<u32>() + 1
+    }
+}
+
+fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
+    h.update(&spec.symbol.0);
+    for v in [
+        spec.tick.units,
+        spec.lot.units,
+        spec.qty_min.0,
+        spec.qty_max.0,
+        spec.price_min.0,
+        spec.price_max.0,
+    ] {
+        h.update(&v.to_le_bytes());
+    }
+    h.update(&[spec.tick.scale, spec.lot.scale]);
+}
