@@ -1,0 +1,309 @@
+//! A compact text form of commands and events, for scenario files and failure messages.
+//!
+//! Commands (`#N` is the order with acceptance sequence N in the current engine):
+//! ```text
+//! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX]
+//! place uU iI buy|sell limit PRICE xQTY [gtc|ioc|fok] [post] [stp=taker|maker|both] [cid=ID]
+//! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [stp=...] [cid=ID]
+//! cancel uU iI #N|cid=ID
+//! amend uU iI #N|cid=ID PRICE xQTY
+//! mass uU [iI]
+//! ```
+//! Events print as one line each, for example `fill t1 i0 #1/u1 <- #2/u2 100 x3 left=2 buy`.
+
+use std::fmt::Write as _;
+
+use ferrex_engine::types::ORDER_SLOT_NONE;
+use ferrex_engine::{
+    Amend, Cancel, CancelReason, ClientOrderId, Command, DecimalStep, Event, InstrumentId,
+    InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty,
+    SelfTradePrevention, Side, Symbol, TimeInForce, UserId,
+};
+
+/// Resolves `#N` (acceptance sequence) to the full order id by remembering accepted ids.
+#[derive(Default, Debug, Clone)]
+pub struct OrderNames {
+    ids: Vec<OrderId>,
+}
+
+impl OrderNames {
+    /// Learns the ids of accepted orders from events.
+    pub fn observe(&mut self, events: &[Event]) {
+        for e in events {
+            if let Event::Accepted(a) = e {
+                self.ids.push(a.order);
+            }
+        }
+    }
+
+    fn resolve(&self, sequence: u64) -> OrderId {
+        self.ids
+            .iter()
+            .copied()
+            .find(|id| id.sequence() == sequence)
+            // An order never accepted: any slot works, the engine must answer "unknown order".
+            .unwrap_or(OrderId::new(sequence, ORDER_SLOT_NONE))
+    }
+}
+
+fn num<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("bad {what}: {text:?}"))
+}
+
+fn prefixed<T: std::str::FromStr>(word: &str, prefix: &str) -> Result<T, String> {
+    let rest = word
+        .strip_prefix(prefix)
+        .ok_or_else(|| format!("expected {prefix}..., got {word:?}"))?;
+    num(rest, prefix)
+}
+
+fn side(word: &str) -> Result<Side, String> {
+    match word {
+        "buy" => Ok(Side::Buy),
+        "sell" => Ok(Side::Sell),
+        _ => Err(format!("bad side {word:?}")),
+    }
+}
+
+fn client_id(text: &str) -> Result<ClientOrderId, String> {
+    ClientOrderId::new(text).map_err(|e| format!("bad client id {text:?}: {e}"))
+}
+
+fn order_ref(word: &str, names: &OrderNames) -> Result<OrderRef, String> {
+    if let Some(id) = word.strip_prefix("cid=") {
+        return Ok(OrderRef::Client(client_id(id)?));
+    }
+    Ok(OrderRef::Id(names.resolve(prefixed(word, "#")?)))
+}
+
+fn range(text: &str) -> Result<(i64, i64), String> {
+    let (lo, hi) = text
+        .split_once("..")
+        .ok_or_else(|| format!("bad range {text:?}"))?;
+    Ok((num(lo, "range")?, num(hi, "range")?))
+}
+
+/// A spec with wide defaults: ticks and lots of 1, quantities 1..=1e6, prices 1..=1e6.
+pub fn default_spec(symbol: &str) -> InstrumentSpec {
+    InstrumentSpec {
+        symbol: Symbol::new(symbol).expect("valid symbol"),
+        tick: DecimalStep { units: 1, scale: 2 },
+        lot: DecimalStep { units: 1, scale: 3 },
+        qty_min: Qty(1),
+        qty_max: Qty(1_000_000),
+        price_min: Price(1),
+        price_max: Price(1_000_000),
+    }
+}
+
+/// Parses one command line.
+pub fn parse_command(line: &str, names: &OrderNames) -> Result<Command, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["add", symbol, options @ ..] => {
+            let mut spec = default_spec(symbol);
+            for option in options {
+                if let Some(r) = option.strip_prefix("qty=") {
+                    (spec.qty_min.0, spec.qty_max.0) = range(r)?;
+                } else if let Some(r) = option.strip_prefix("price=") {
+                    (spec.price_min.0, spec.price_max.0) = range(r)?;
+                } else {
+                    return Err(format!("unknown add option {option:?}"));
+                }
+            }
+            Ok(Command::AddInstrument(spec))
+        }
+        ["place", user, instrument, s, kind, rest @ ..] => {
+            parse_place(user, instrument, s, kind, rest)
+        }
+        ["cancel", user, instrument, order] => Ok(Command::Cancel(Cancel {
+            user: UserId(prefixed(user, "u")?),
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            order: order_ref(order, names)?,
+        })),
+        ["amend", user, instrument, order, price, qty] => Ok(Command::Amend(Amend {
+            user: UserId(prefixed(user, "u")?),
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            order: order_ref(order, names)?,
+            price: Price(num(price, "price")?),
+            qty: Qty(prefixed(qty, "x")?),
+        })),
+        ["mass", user, rest @ ..] => Ok(Command::MassCancel(MassCancel {
+            user: UserId(prefixed(user, "u")?),
+            instrument: match rest {
+                [] => None,
+                [i] => Some(InstrumentId(prefixed(i, "i")?)),
+                _ => return Err("mass takes at most one instrument".into()),
+            },
+        })),
+        _ => Err(format!("unknown command {line:?}")),
+    }
+}
+
+fn parse_place(
+    user: &str,
+    instrument: &str,
+    s: &str,
+    kind: &str,
+    rest: &[&str],
+) -> Result<Command, String> {
+    let mut place = Place {
+        user: UserId(prefixed(user, "u")?),
+        instrument: InstrumentId(prefixed(instrument, "i")?),
+        side: side(s)?,
+        ..Place::default()
+    };
+    let mut words = rest.iter();
+    match kind {
+        "limit" => {
+            place.price = Some(Price(num(
+                words.next().ok_or("limit needs a price")?,
+                "price",
+            )?));
+        }
+        "market" => {
+            place.order_type = OrderType::Market;
+            place.time_in_force = TimeInForce::Ioc;
+        }
+        _ => return Err(format!("bad order type {kind:?}")),
+    }
+    place.qty = Qty(prefixed(words.next().ok_or("place needs xQTY")?, "x")?);
+    for &word in words {
+        match word {
+            "gtc" => place.time_in_force = TimeInForce::Gtc,
+            "ioc" => place.time_in_force = TimeInForce::Ioc,
+            "fok" => place.time_in_force = TimeInForce::Fok,
+            "post" => place.post_only = true,
+            "stp=taker" => place.self_trade = SelfTradePrevention::CancelTaker,
+            "stp=maker" => place.self_trade = SelfTradePrevention::CancelMaker,
+            "stp=both" => place.self_trade = SelfTradePrevention::CancelBoth,
+            w if w.starts_with("cid=") => place.client_order_id = client_id(&w[4..])?,
+            w if w.starts_with("price=") => place.price = Some(Price(num(&w[6..], "price")?)),
+            w if w.starts_with("levels=") => place.levels_max = num(&w[7..], "levels")?,
+            w => return Err(format!("unknown place option {w:?}")),
+        }
+    }
+    Ok(Command::Place(place))
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn reason_name(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::Requested => "requested",
+        CancelReason::MassCancel => "mass",
+        CancelReason::Unfilled => "unfilled",
+        CancelReason::FillOrKill => "fok",
+        CancelReason::SelfTrade => "self-trade",
+    }
+}
+
+fn order(id: OrderId) -> String {
+    format!("#{}", id.sequence())
+}
+
+/// One event as a line.
+pub fn format_event(event: &Event) -> String {
+    match event {
+        Event::InstrumentAdded { instrument, symbol } => {
+            format!("added i{} {}", instrument.0, symbol.as_str())
+        }
+        Event::Rejected { user, code } => {
+            format!("rejected u{} {} {:?}", user.0, code.code(), code)
+        }
+        Event::Accepted(a) => {
+            let mut line = format!(
+                "accepted {} u{} i{} {} {} {}",
+                order(a.order),
+                a.user.0,
+                a.instrument.0,
+                side_name(a.side),
+                match a.order_type {
+                    OrderType::Limit => "limit",
+                    OrderType::Market => "market",
+                },
+                match a.time_in_force {
+                    TimeInForce::Gtc => "gtc",
+                    TimeInForce::Ioc => "ioc",
+                    TimeInForce::Fok => "fok",
+                },
+            );
+            if let Some(p) = a.price {
+                let _ = write!(line, " {}", p.0);
+            }
+            let _ = write!(line, " x{}", a.qty.0);
+            line
+        }
+        Event::Fill(f) => format!(
+            "fill t{} i{} {}/u{} <- {}/u{} {} x{} left={} {}",
+            f.trade.0,
+            f.instrument.0,
+            order(f.maker_order),
+            f.maker_user.0,
+            order(f.taker_order),
+            f.taker_user.0,
+            f.price.0,
+            f.qty.0,
+            f.maker_qty_left.0,
+            side_name(f.aggressor)
+        ),
+        Event::Done { order: o, user, .. } => format!("done {} u{}", order(*o), user.0),
+        Event::Cancelled {
+            order: o,
+            user,
+            qty,
+            reason,
+            ..
+        } => {
+            format!(
+                "cancelled {} u{} x{} {}",
+                order(*o),
+                user.0,
+                qty.0,
+                reason_name(*reason)
+            )
+        }
+        Event::Amended {
+            order: o,
+            user,
+            price,
+            qty,
+            priority_kept,
+            ..
+        } => format!(
+            "amended {} u{} {} x{} {}",
+            order(*o),
+            user.0,
+            price.0,
+            qty.0,
+            if *priority_kept { "kept" } else { "lost" }
+        ),
+        Event::Level {
+            instrument,
+            side,
+            price,
+            qty,
+        } => {
+            format!(
+                "level i{} {} {} x{}",
+                instrument.0,
+                side_name(*side),
+                price.0,
+                qty.0
+            )
+        }
+        Event::MassCancelled {
+            user,
+            instrument,
+            count,
+        } => match instrument {
+            Some(i) => format!("mass-cancelled u{} i{} {count}", user.0, i.0),
+            None => format!("mass-cancelled u{} all {count}", user.0),
+        },
+    }
+}
