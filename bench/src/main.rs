@@ -1,1 +1,244 @@
-fn main() {}
+//! `ferrex-bench`: benchmark harnesses that print tables.
+//!
+//! `ferrex-bench engine [--quick] [--only operations|mix|large|peer]` measures the matching engine:
+//! single operations, the exchange-core mix (throughput and per-command latency percentiles), a large
+//! book, and the peer comparison with lobster in the same run. Results go to stdout as Markdown
+//! tables, ready for docs/PERFORMANCE.md.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use ferrex_bench::{large, median, mix, ops, peer, time_commands};
+use hdrhistogram::Histogram;
+
+#[derive(Parser)]
+#[command(name = "ferrex-bench", about = "ferrex benchmark harnesses")]
+struct Cli {
+    #[command(subcommand)]
+    command: Harness,
+}
+
+#[derive(Subcommand)]
+enum Harness {
+    /// The matching engine: operations, exchange-core mix, large book, lobster comparison.
+    Engine {
+        /// Smaller batches and fewer rounds (about 20 s instead of a few minutes).
+        #[arg(long)]
+        quick: bool,
+        /// Run one part only.
+        #[arg(long, value_enum)]
+        only: Option<Part>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Operations,
+    Mix,
+    Large,
+    Peer,
+}
+
+struct Sizes {
+    rounds: usize,
+    ops: usize,
+    mix: usize,
+    large_orders: usize,
+    large_instruments: u32,
+    peer: usize,
+}
+
+fn main() -> Result<()> {
+    let Harness::Engine { quick, only } = Cli::parse().command;
+    let sizes = if quick {
+        Sizes {
+            rounds: 3,
+            ops: 20_000,
+            mix: 300_000,
+            large_orders: 200_000,
+            large_instruments: 2_000,
+            peer: 100_000,
+        }
+    } else {
+        Sizes {
+            rounds: 7,
+            ops: 100_000,
+            mix: 2_000_000,
+            large_orders: 1_000_000,
+            large_instruments: 10_000,
+            peer: 100_000,
+        }
+    };
+    println!(
+        "# ferrex-bench engine{}\n",
+        if quick { " --quick" } else { "" }
+    );
+    println!(
+        "machine: {}",
+        machine().unwrap_or_else(|_| "unknown".into())
+    );
+    println!("rounds per figure: {} (median shown)\n", sizes.rounds);
+    let wants = |part| only.is_none_or(|o| o == part);
+    if wants(Part::Operations) {
+        operations(&sizes);
+    }
+    if wants(Part::Mix) {
+        exchange_core_mix(&sizes);
+    }
+    if wants(Part::Large) {
+        large_book(&sizes);
+    }
+    if wants(Part::Peer) {
+        peer_comparison(&sizes);
+    }
+    Ok(())
+}
+
+fn machine() -> Result<String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").context("reading /proc/cpuinfo")?;
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
+        .unwrap_or("unknown cpu")
+        .trim()
+        .to_string();
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    Ok(format!("{model}, {cpus} CPUs"))
+}
+
+fn operations(sizes: &Sizes) {
+    println!(
+        "## Operations (one hot book, batch of {} per round, ns/op)\n",
+        sizes.ops
+    );
+    println!("| operation | ns/op |\n|---|---:|");
+    for (name, weight) in ops::OPERATIONS {
+        let count = sizes.ops / weight;
+        let mut rounds: Vec<f64> = (0..sizes.rounds)
+            .map(|_| ops::run(ops::prepare(name, count)))
+            .collect();
+        println!("| {name} | {:.1} |", median(&mut rounds));
+    }
+    println!();
+}
+
+fn clock_overhead_ns() -> f64 {
+    let mut samples: Vec<f64> = (0..10_000)
+        .map(|_| {
+            let a = Instant::now();
+            let b = Instant::now();
+            (b - a).as_nanos() as f64
+        })
+        .collect();
+    median(&mut samples)
+}
+
+fn exchange_core_mix(sizes: &Sizes) {
+    let mix = mix::generate(sizes.mix, 42);
+    println!(
+        "## Exchange-core mix ({} commands per round, seed 42)\n",
+        sizes.mix
+    );
+    println!(
+        "book at the end: {} orders on {} levels; {:.1}% of commands traded\n",
+        mix.orders_end,
+        mix.levels_end,
+        mix.trading_share * 100.0
+    );
+    let mut events = Vec::with_capacity(4096);
+    let mut rates: Vec<f64> = (0..sizes.rounds)
+        .map(|_| {
+            let mut engine = mix::prepared(&mix);
+            let ns = time_commands(&mut engine, &mix.commands, &mut events);
+            mix.commands.len() as f64 * 1e9 / ns as f64
+        })
+        .collect();
+    println!(
+        "throughput: {:.2}M commands/s (one thread)\n",
+        median(&mut rates) / 1e6
+    );
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("valid bounds");
+    let mut engine = mix::prepared(&mix);
+    for command in &mix.commands {
+        events.clear();
+        let start = Instant::now();
+        engine.apply(std::hint::black_box(command), &mut events);
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        histogram.saturating_record(ns.max(1));
+    }
+    println!(
+        "per-command latency (ns, includes one clock read of about {:.0} ns):\n",
+        clock_overhead_ns()
+    );
+    println!("| p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---:|---:|---:|---:|---:|---:|");
+    let q = |p: f64| histogram.value_at_quantile(p);
+    println!(
+        "| {} | {} | {} | {} | {} | {} |\n",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(0.999),
+        q(0.9999),
+        histogram.max()
+    );
+}
+
+fn large_book(sizes: &Sizes) {
+    println!(
+        "## Large book ({} orders over {} instruments)\n",
+        sizes.large_orders, sizes.large_instruments
+    );
+    let result = large::run(
+        sizes.large_orders,
+        sizes.large_instruments,
+        sizes.large_orders,
+    );
+    println!(
+        "| resting orders | levels | build ns/order | mix ns/command | heap bytes per resting order |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {:.1} | {:.1} | {:.1} |\n",
+        result.orders, result.levels, result.build_ns, result.mix_ns, result.heap_bytes_per_order
+    );
+    println!(
+        "fixed cost per order slot (arena record + client id + index + bitmap): {} bytes\n",
+        ferrex_engine::Engine::bytes_per_order_slot()
+    );
+}
+
+fn peer_comparison(sizes: &Sizes) {
+    println!(
+        "## Peer: ferrex vs lobster 0.7.0, same run ({} orders, cancel every third)\n",
+        sizes.peer
+    );
+    println!("| workload | ferrex ns/op | lobster ns/op | ferrex speed-up |\n|---|---:|---:|---:|");
+    for crossing in [false, true] {
+        let runs: Vec<peer::PeerResult> = (0..sizes.rounds)
+            .map(|_| peer::run(sizes.peer, crossing, 7))
+            .collect();
+        let pick = |f: fn(&peer::PeerResult) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(f).collect();
+            median(&mut values)
+        };
+        let (fa, la) = (pick(|r| r.ferrex_add_ns), pick(|r| r.lobster_add_ns));
+        let (fc, lc) = (pick(|r| r.ferrex_cancel_ns), pick(|r| r.lobster_cancel_ns));
+        let add = if crossing {
+            "crossing add"
+        } else {
+            "passive add"
+        };
+        let cancel = if crossing {
+            "cancel (after crossing adds)"
+        } else {
+            "cancel"
+        };
+        println!("| {add} | {fa:.1} | {la:.1} | {:.2}x |", la / fa);
+        println!("| {cancel} | {fc:.1} | {lc:.1} | {:.2}x |", lc / fc);
+    }
+    println!();
+}

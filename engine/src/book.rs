@@ -12,6 +12,7 @@
 //! concentrates near the top of the book). Known limitation: a new level far from the best in a book
 //! with tens of thousands of levels pays for that shift.
 
+use crate::price_index::PriceIndex;
 use crate::types::{
     InstrumentId, InstrumentSpec, OrderId, Price, Qty, SelfTradePrevention, Side, UserId,
 };
@@ -133,6 +134,7 @@ pub(crate) struct BookSide {
     pub(crate) side: Side,
     keys: Vec<i64>,
     levels: Vec<u32>,
+    index: PriceIndex,
 }
 
 impl BookSide {
@@ -141,6 +143,7 @@ impl BookSide {
             side,
             keys: Vec::with_capacity(reserved),
             levels: Vec::with_capacity(reserved),
+            index: PriceIndex::new(reserved),
         }
     }
 
@@ -156,8 +159,16 @@ impl BookSide {
         self.levels.last().copied()
     }
 
-    /// The position of `price`, or where it would be inserted.
-    pub(crate) fn find(&self, price: Price) -> Result<usize, usize> {
+    /// The level at `price`: O(1) through the price index.
+    pub(crate) fn level_of(&self, price: Price) -> Option<u32> {
+        match self.keys.last() {
+            Some(&last) if last == self.key(price) => self.levels.last().copied(),
+            _ => self.index.get(price.0),
+        }
+    }
+
+    /// The position of `price` in the sorted arrays, or where it would be inserted.
+    fn find(&self, price: Price) -> Result<usize, usize> {
         let key = self.key(price);
         match self.keys.last() {
             Some(&last) if last == key => Ok(self.keys.len() - 1),
@@ -166,13 +177,14 @@ impl BookSide {
         }
     }
 
-    pub(crate) fn level_at(&self, position: usize) -> u32 {
-        self.levels[position]
-    }
-
-    pub(crate) fn insert(&mut self, position: usize, price: Price, level: u32) {
+    /// Adds a level at a price the side does not have.
+    pub(crate) fn insert(&mut self, price: Price, level: u32) {
+        let position = self
+            .find(price)
+            .expect_err("inserting a price the side already has");
         self.keys.insert(position, self.key(price));
         self.levels.insert(position, level);
+        self.index.insert(price.0, level);
     }
 
     /// Removes the level at `price`, which must exist.
@@ -182,6 +194,7 @@ impl BookSide {
             .expect("removing a level that is not in its side");
         self.keys.remove(position);
         self.levels.remove(position);
+        self.index.remove(price.0);
     }
 
     /// Levels from best to worst.
@@ -194,7 +207,7 @@ impl BookSide {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * 8 + self.levels.capacity() * 4
+        self.keys.capacity() * 8 + self.levels.capacity() * 4 + self.index.heap_bytes()
     }
 }
 
@@ -259,18 +272,19 @@ mod tests {
     fn sides_keep_best_last() {
         let mut asks = BookSide::new(Side::Sell, 4);
         for (i, p) in [105, 101, 103].into_iter().enumerate() {
-            let at = asks.find(Price(p)).unwrap_err();
-            asks.insert(at, Price(p), u32::try_from(i).unwrap());
+            asks.insert(Price(p), u32::try_from(i).unwrap());
         }
         assert_eq!(asks.best(), Some(1), "lowest ask is best");
         assert_eq!(asks.iter_best_first().collect::<Vec<_>>(), vec![1, 2, 0]);
+        assert_eq!(asks.level_of(Price(103)), Some(2));
         asks.remove(Price(103));
+        assert_eq!(asks.level_of(Price(103)), None);
         assert_eq!(asks.find(Price(103)), Err(1));
         let mut bids = BookSide::new(Side::Buy, 4);
         for (i, p) in [99, 100, 98].into_iter().enumerate() {
-            let at = bids.find(Price(p)).unwrap_err();
-            bids.insert(at, Price(p), u32::try_from(i).unwrap());
+            bids.insert(Price(p), u32::try_from(i).unwrap());
         }
         assert_eq!(bids.best(), Some(1), "highest bid is best");
+        assert_eq!(bids.level_of(Price(98)), Some(2));
     }
 }

@@ -70,6 +70,14 @@ pub enum ConfigError {
     },
 }
 
+/// A vector of `len` copies of `value`, every byte written now: `vec![0; n]` would take lazily mapped
+/// zero pages from the allocator and page-fault on the hot path at first touch.
+pub(crate) fn prefaulted<T: Copy>(len: usize, value: T) -> Vec<T> {
+    let mut items = Vec::with_capacity(len);
+    items.resize(len, value);
+    items
+}
+
 fn check_range(name: &'static str, value: u32, max: u32) -> Result<(), ConfigError> {
     if value == 0 || value > max {
         return Err(ConfigError::OutOfRange { name, value, max });
@@ -104,13 +112,13 @@ impl Engine {
         check_range("side_levels_reserved", config.side_levels_reserved, 1 << 20)?;
         Ok(Engine {
             config,
-            orders: vec![Order::default(); config.orders_max as usize],
-            client_ids: vec![ClientOrderId::EMPTY; config.orders_max as usize],
+            orders: prefaulted(config.orders_max as usize, Order::default()),
+            client_ids: prefaulted(config.orders_max as usize, ClientOrderId::EMPTY),
             slots: SlotBitmap::new(config.orders_max),
             levels: LevelPool::new(config.levels_max),
             books: Vec::with_capacity(config.instruments_max as usize),
             symbols: BTreeMap::new(),
-            users: vec![UserOrders::default(); config.users_max as usize],
+            users: prefaulted(config.users_max as usize, UserOrders::default()),
             client_index: ClientIndex::new(config.orders_max),
             orders_accepted: 0,
         })
@@ -584,11 +592,11 @@ impl Engine {
             side, price, qty, ..
         } = self.orders[slot as usize];
         let book_side = self.books[book].side_mut(side);
-        let level = match book_side.find(price) {
-            Ok(position) => book_side.level_at(position),
-            Err(position) => {
+        let level = match book_side.level_of(price) {
+            Some(level) => level,
+            None => {
                 let level = self.levels.alloc(price);
-                book_side.insert(position, price, level);
+                book_side.insert(price, level);
                 level
             }
         };

@@ -25,6 +25,7 @@ mod engine;
 pub mod event;
 mod invariants;
 mod matching;
+mod price_index;
 pub mod reject;
 mod slots;
 mod state;

@@ -22,7 +22,7 @@ impl SlotBitmap {
         let mut bits = capacity as usize;
         loop {
             let words = bits.div_ceil(64);
-            let mut level = vec![0u64; words];
+            let mut level = crate::engine::prefaulted(words, 0u64);
             for (i, word) in level.iter_mut().enumerate() {
                 let live = (bits - i * 64).min(64);
                 *word = if live == 64 {

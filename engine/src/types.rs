@@ -204,7 +204,7 @@ impl ClientOrderId {
 
     /// True when the bytes are a well-formed id (checked again by the engine: bytes come from outside).
     pub fn is_valid(&self) -> bool {
-        padded_is_valid(&self.0, is_client_id_char)
+        *self == ClientOrderId::EMPTY || padded_is_valid(&self.0, is_client_id_char)
     }
 
     /// The id as text.

@@ -1,0 +1,105 @@
+//! ferrex-bench: the engine workloads shared by the criterion benches and the `ferrex-bench` harness.
+//!
+//! Every workload builds its state untimed, then times a batch of `n` operations of one kind with
+//! one pair of clock reads around the batch (no per-operation clock cost), on one hot book unless
+//! stated. Commands are built before timing. Seeds are fixed, so runs are comparable.
+//!
+//! - [`ops`]: passive place, crossing with 1/5/20 fills, cancel, amend price, market sweep;
+//! - [`mix`]: the exchange-core mix (throughput and per-command latency);
+//! - [`large`]: a large book (1M orders over 10K instruments);
+//! - [`peer`]: the same workload on ferrex and on `lobster` 0.7.0, in the same run.
+
+pub mod large;
+pub mod mix;
+pub mod ops;
+pub mod peer;
+
+use ferrex_engine::{
+    Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol,
+};
+
+/// A small deterministic generator (`SplitMix64`) for workloads.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next raw value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + i64::try_from(self.below(u64::try_from(hi - lo + 1).expect("lo <= hi"))).expect("fits")
+    }
+}
+
+/// An instrument with wide limits: prices and quantities 1..=10^9.
+pub fn spec(symbol: &str) -> InstrumentSpec {
+    InstrumentSpec {
+        symbol: Symbol::new(symbol).expect("valid symbol"),
+        tick: ferrex_engine::DecimalStep { units: 1, scale: 2 },
+        lot: ferrex_engine::DecimalStep { units: 1, scale: 3 },
+        qty_min: Qty(1),
+        qty_max: Qty(1_000_000_000),
+        price_min: Price(1),
+        price_max: Price(1_000_000_000),
+    }
+}
+
+/// An engine sized for `orders_max` orders, holding one instrument (id 0).
+pub fn engine_with_book(orders_max: u32) -> Engine {
+    let config = EngineConfig {
+        orders_max,
+        levels_max: orders_max,
+        instruments_max: 16,
+        users_max: 4096,
+        side_levels_reserved: 4096,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(config).expect("valid config");
+    apply_all(&mut engine, &[Command::AddInstrument(spec("BENCH"))]);
+    engine
+}
+
+/// Applies commands untimed, returning the ids of accepted orders in order.
+pub fn apply_all(engine: &mut Engine, commands: &[Command]) -> Vec<OrderId> {
+    let mut events = Vec::with_capacity(1024);
+    let mut ids = Vec::new();
+    for command in commands {
+        events.clear();
+        engine.apply(command, &mut events);
+        ids.extend(events.iter().filter_map(|e| match e {
+            Event::Accepted(a) => Some(a.order),
+            _ => None,
+        }));
+    }
+    ids
+}
+
+/// Times `commands` applied in a tight loop (events cleared each time); returns total nanoseconds.
+pub fn time_commands(engine: &mut Engine, commands: &[Command], events: &mut Vec<Event>) -> u64 {
+    let start = std::time::Instant::now();
+    for command in commands {
+        events.clear();
+        engine.apply(std::hint::black_box(command), events);
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(&events);
+    u64::try_from(elapsed.as_nanos()).expect("run shorter than 584 years")
+}
+
+/// The median of a non-empty list.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
