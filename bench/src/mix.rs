@@ -15,7 +15,7 @@ use ferrex_engine::{
 use crate::{Rng, apply_all, engine_with_book};
 
 const MID: i64 = 100_000;
-const HALF_WIDTH_TICKS: i64 = 375;
+const HALF_WIDTH_TICKS: i64 = 900;
 const ORDERS_TARGET: usize = 1_000;
 
 /// A generated mix.
@@ -182,11 +182,11 @@ impl Shadow {
     fn next(&mut self) -> Command {
         let roll = self.rng.below(100);
         let full = self.live.len() > ORDERS_TARGET + ORDERS_TARGET / 10;
-        let thin = self.live.len() < ORDERS_TARGET - ORDERS_TARGET / 10;
+        let thin = self.live.len() < ORDERS_TARGET;
         match roll {
             0..=8 if full => self.cancel(),
             0..=8 => {
-                let aggressive = self.rng.below(100) < 8;
+                let aggressive = self.rng.below(100) < 30;
                 self.place(TimeInForce::Gtc, aggressive)
             }
             9..=11 => self.place(TimeInForce::Ioc, true),

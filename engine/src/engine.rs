@@ -321,7 +321,10 @@ impl Engine {
                 post_only: place.post_only,
                 has_client_id: !place.client_order_id.is_empty(),
             };
-            self.client_ids[slot as usize] = place.client_order_id;
+            if !place.client_order_id.is_empty() {
+                // Cold array: written (and read) only for orders that have a client id.
+                self.client_ids[slot as usize] = place.client_order_id;
+            }
             self.attach_owner(slot);
             self.enqueue(book, slot, out);
         }

@@ -92,7 +92,11 @@ impl Engine {
                 side: order.side,
                 price: order.price,
                 qty: order.qty,
-                client_order_id: self.client_ids[slot as usize],
+                client_order_id: if order.has_client_id {
+                    self.client_ids[slot as usize]
+                } else {
+                    ClientOrderId::EMPTY
+                },
             });
         });
         out
