@@ -3,6 +3,14 @@
 //! Each bench times batches with `iter_custom`: state is prepared untimed in chunks and only the
 //! operations are timed. `cargo bench -p ferrex-bench` runs them all.
 
+// Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
+// beyond 2^52 is irrelevant here.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};

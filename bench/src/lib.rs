@@ -9,6 +9,14 @@
 //! - [`large`]: a large book (1M orders over 10K instruments);
 //! - [`peer`]: the same workload on ferrex and on `lobster` 0.7.0, in the same run.
 
+// Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
+// beyond 2^52 is irrelevant here.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 pub mod large;
 pub mod mix;
 pub mod ops;

@@ -89,7 +89,10 @@ pub fn ferrex(orders: &[Order]) -> (f64, f64) {
         }
     }
     let add = elapsed_ns(start) / n as f64;
-    assert!(ids.iter().all(|id| id.0 != u64::MAX), "every order accepted");
+    assert!(
+        ids.iter().all(|id| id.0 != u64::MAX),
+        "every order accepted"
+    );
     let cancels: Vec<Command> = (0..n)
         .step_by(3)
         .map(|i| {

@@ -83,26 +83,15 @@ impl ClientIndex {
             );
             hole = (hole + 1) & self.mask;
         }
-        let mut at = hole;
-        loop {
-            at = (at + 1) & self.mask;
-            let moving = self.table[at];
-            if moving == EMPTY {
-                break;
-            }
-            let moving_home = self.home(hash_of(moving));
-            // `moving` may fill the hole unless its home lies cyclically in (hole, at].
-            let stays = if hole <= at {
-                hole < moving_home && moving_home <= at
-            } else {
-                hole < moving_home || moving_home <= at
-            };
-            if !stays {
-                self.table[hole] = moving;
-                hole = at;
-            }
-        }
-        self.table[hole] = EMPTY;
+        let mask = self.mask;
+        #[allow(clippy::cast_possible_truncation)]
+        crate::probe::remove_at(
+            &mut self.table,
+            hole,
+            EMPTY,
+            |&s| s == EMPTY,
+            |&s| (hash_of(s) as usize) & mask,
+        );
         self.len -= 1;
     }
 

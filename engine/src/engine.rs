@@ -595,13 +595,12 @@ impl Engine {
             side, price, qty, ..
         } = self.orders[slot as usize];
         let book_side = self.books[book].side_mut(side);
-        let level = match book_side.level_of(price) {
-            Some(level) => level,
-            None => {
-                let level = self.levels.alloc(price);
-                book_side.insert(price, level);
-                level
-            }
+        let level = if let Some(level) = book_side.level_of(price) {
+            level
+        } else {
+            let level = self.levels.alloc(price);
+            book_side.insert(price, level);
+            level
         };
         self.append_to_queue(level, slot);
         let level = &mut self.levels.levels[level as usize];

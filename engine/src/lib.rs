@@ -26,6 +26,7 @@ pub mod event;
 mod invariants;
 mod matching;
 mod price_index;
+mod probe;
 pub mod reject;
 mod slots;
 mod state;

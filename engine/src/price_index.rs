@@ -21,6 +21,14 @@ const VACANT: Entry = Entry {
     level: NIL,
 };
 
+/// Fibonacci hashing: the top `64 - shift` bits of the price times 2^64 / phi.
+fn home_of(price: i64, shift: u32) -> usize {
+    // The shift leaves log2(table size) bits, so the cast cannot truncate on 64-bit targets.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let home = ((price as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+    home
+}
+
 /// See the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct PriceIndex {
@@ -41,10 +49,7 @@ impl PriceIndex {
     }
 
     fn home(&self, price: i64) -> usize {
-        // The shift leaves log2(table size) bits, so the cast cannot truncate on 64-bit targets.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let home = ((price as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
-        home
+        home_of(price, self.shift)
     }
 
     fn mask(&self) -> usize {
@@ -97,25 +102,14 @@ impl PriceIndex {
             );
             hole = (hole + 1) & self.mask();
         }
-        let mut at = hole;
-        loop {
-            at = (at + 1) & self.mask();
-            let moving = self.table[at];
-            if moving.level == NIL {
-                break;
-            }
-            let home = self.home(moving.price);
-            let stays = if hole <= at {
-                hole < home && home <= at
-            } else {
-                hole < home || home <= at
-            };
-            if !stays {
-                self.table[hole] = moving;
-                hole = at;
-            }
-        }
-        self.table[hole] = VACANT;
+        let shift = self.shift;
+        crate::probe::remove_at(
+            &mut self.table,
+            hole,
+            VACANT,
+            |e| e.level == NIL,
+            |e| home_of(e.price, shift),
+        );
         self.len -= 1;
     }
 
