@@ -7,10 +7,10 @@
 //! - [`BookSide`]: the levels of one side sorted by key, *best last*: key = price for bids and
 //!   -price for asks, so the best level is always `last()` and taking it is a `pop()`.
 //!
-//! Complexity: best price O(1); level lookup O(1) when the price is the best, else O(log L) binary
-//! search; creating or removing a level shifts the levels *better* than it (usually few: activity
-//! concentrates near the top of the book). Known limitation: a new level far from the best in a book
-//! with tens of thousands of levels pays for that shift.
+//! Complexity: best price O(1); joining an existing level O(1) (price index); creating a level
+//! O(log L) binary search plus a shift up to the nearest tombstone (usually none: removals leave
+//! tombstones where the book is active); removing a level O(log L) with no shift. Known limitation:
+//! creating a level in a side with no tombstone shifts the levels better than it.
 
 use crate::price_index::PriceIndex;
 use crate::types::{
@@ -128,14 +128,34 @@ impl LevelPool {
     }
 }
 
-/// The levels of one side, sorted by key with the best last.
+/// The levels of one side, sorted by key with the best last (see the module docs).
+///
+/// Removed levels leave a tombstone (`NIL`) that keeps its key, so the keys stay strictly increasing
+/// and removal never shifts the arrays. An insertion reuses a tombstone next to its position, or
+/// shifts only up to a tombstone at most `TOMBSTONE_REACH` away, or else shifts the levels better
+/// than it as a plain insert does. The last entry is never a tombstone (trailing ones are
+/// popped), so the best level stays `last()`. Tombstones are compacted away when they outnumber the
+/// live levels (amortised O(1) per removal).
 #[derive(Clone, Debug)]
 pub(crate) struct BookSide {
     pub(crate) side: Side,
     keys: Vec<i64>,
     levels: Vec<u32>,
+    tombstones: usize,
     index: PriceIndex,
 }
+
+/// Where the nearest tombstone lies relative to an insertion point.
+enum Hole {
+    Left(usize),
+    Right(usize),
+}
+
+/// How far an insertion looks for a tombstone to fill.
+const TOMBSTONE_REACH: usize = 8;
+
+/// Tombstones tolerated before a compaction, at least.
+const TOMBSTONES_MIN: usize = 32;
 
 impl BookSide {
     pub(crate) fn new(side: Side, reserved: usize) -> BookSide {
@@ -143,6 +163,7 @@ impl BookSide {
             side,
             keys: Vec::with_capacity(reserved),
             levels: Vec::with_capacity(reserved),
+            tombstones: 0,
             index: PriceIndex::new(reserved),
         }
     }
@@ -167,43 +188,117 @@ impl BookSide {
         }
     }
 
-    /// The position of `price` in the sorted arrays, or where it would be inserted.
-    fn find(&self, price: Price) -> Result<usize, usize> {
-        let key = self.key(price);
+    /// The first position whose key is not below `key`.
+    fn position(&self, key: i64) -> usize {
         match self.keys.last() {
-            Some(&last) if last == key => Ok(self.keys.len() - 1),
-            Some(&last) if last < key => Err(self.keys.len()),
-            _ => self.keys.binary_search(&key),
+            Some(&last) if last < key => self.keys.len(),
+            _ => self.keys.partition_point(|&k| k < key),
         }
     }
 
     /// Adds a level at a price the side does not have.
     pub(crate) fn insert(&mut self, price: Price, level: u32) {
-        let position = self
-            .find(price)
-            .expect_err("inserting a price the side already has");
-        self.keys.insert(position, self.key(price));
-        self.levels.insert(position, level);
+        let key = self.key(price);
+        let at = self.position(key);
         self.index.insert(price.0, level);
+        let (keys, levels) = (&mut self.keys, &mut self.levels);
+        if at < keys.len() && keys[at] == key {
+            assert!(levels[at] == NIL, "inserting a price the side already has");
+            levels[at] = level;
+        } else if at > 0 && levels[at - 1] == NIL {
+            (keys[at - 1], levels[at - 1]) = (key, level);
+        } else if at < keys.len() && levels[at] == NIL {
+            (keys[at], levels[at]) = (key, level);
+        } else {
+            self.shift_in(at, key, level);
+            return;
+        }
+        self.tombstones -= 1;
+    }
+
+    /// Inserts before `at` by shifting toward a nearby tombstone, or grows the arrays.
+    fn shift_in(&mut self, at: usize, key: i64, level: u32) {
+        let (keys, levels) = (&mut self.keys, &mut self.levels);
+        match Self::nearest_tombstone(levels, at, self.tombstones) {
+            Some(Hole::Right(r)) => {
+                keys.copy_within(at..r, at + 1);
+                levels.copy_within(at..r, at + 1);
+                (keys[at], levels[at]) = (key, level);
+            }
+            Some(Hole::Left(l)) => {
+                keys.copy_within(l + 1..at, l);
+                levels.copy_within(l + 1..at, l);
+                (keys[at - 1], levels[at - 1]) = (key, level);
+            }
+            None => {
+                keys.insert(at, key);
+                levels.insert(at, level);
+                return;
+            }
+        }
+        self.tombstones -= 1;
+    }
+
+    /// A tombstone within `TOMBSTONE_REACH` of `at`, nearest first. Farther holes are not worth the
+    /// scan: a plain insert's shift (one `memmove`) is cheaper than a long branchy search.
+    fn nearest_tombstone(levels: &[u32], at: usize, tombstones: usize) -> Option<Hole> {
+        if tombstones == 0 {
+            return None;
+        }
+        for distance in 0..TOMBSTONE_REACH {
+            if at + distance < levels.len() && levels[at + distance] == NIL {
+                return Some(Hole::Right(at + distance));
+            }
+            if distance < at && levels[at - 1 - distance] == NIL {
+                return Some(Hole::Left(at - 1 - distance));
+            }
+        }
+        None
     }
 
     /// Removes the level at `price`, which must exist.
     pub(crate) fn remove(&mut self, price: Price) {
-        let position = self
-            .find(price)
-            .expect("removing a level that is not in its side");
-        self.keys.remove(position);
-        self.levels.remove(position);
+        let key = self.key(price);
+        let at = self.position(key);
+        assert!(
+            at < self.keys.len() && self.keys[at] == key && self.levels[at] != NIL,
+            "removing a level that is not in its side"
+        );
         self.index.remove(price.0);
+        self.levels[at] = NIL;
+        self.tombstones += 1;
+        while self.levels.last() == Some(&NIL) {
+            self.keys.pop();
+            self.levels.pop();
+            self.tombstones -= 1;
+        }
+        if self.tombstones > TOMBSTONES_MIN.max(self.len()) {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.levels.len() {
+            if self.levels[i] != NIL {
+                self.keys[kept] = self.keys[i];
+                self.levels[kept] = self.levels[i];
+                kept += 1;
+            }
+        }
+        self.keys.truncate(kept);
+        self.levels.truncate(kept);
+        self.tombstones = 0;
     }
 
     /// Levels from best to worst.
     pub(crate) fn iter_best_first(&self) -> impl Iterator<Item = u32> + '_ {
-        self.levels.iter().rev().copied()
+        self.levels.iter().rev().copied().filter(|&l| l != NIL)
     }
 
+    /// Number of levels.
     pub(crate) fn len(&self) -> usize {
-        self.levels.len()
+        self.levels.len() - self.tombstones
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -279,12 +374,53 @@ mod tests {
         assert_eq!(asks.level_of(Price(103)), Some(2));
         asks.remove(Price(103));
         assert_eq!(asks.level_of(Price(103)), None);
-        assert_eq!(asks.find(Price(103)), Err(1));
+        assert_eq!(asks.iter_best_first().collect::<Vec<_>>(), vec![1, 0]);
         let mut bids = BookSide::new(Side::Buy, 4);
         for (i, p) in [99, 100, 98].into_iter().enumerate() {
             bids.insert(Price(p), u32::try_from(i).unwrap());
         }
         assert_eq!(bids.best(), Some(1), "highest bid is best");
         assert_eq!(bids.level_of(Price(98)), Some(2));
+    }
+
+    /// Random inserts and removals against a `BTreeMap`, with compactions and tombstone reuse.
+    #[test]
+    fn side_matches_a_sorted_map_under_churn() {
+        for side in [Side::Buy, Side::Sell] {
+            let mut book_side = BookSide::new(side, 2);
+            let mut model = std::collections::BTreeMap::new();
+            let mut state = 12_345u64;
+            for step in 0..20_000u32 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let price = Price(1_000 + i64::try_from(state >> 58).unwrap() * 3);
+                if let std::collections::btree_map::Entry::Vacant(e) = model.entry(price) {
+                    e.insert(step);
+                    book_side.insert(price, step);
+                } else {
+                    model.remove(&price);
+                    book_side.remove(price);
+                }
+                let expected: Vec<u32> = match side {
+                    Side::Buy => model.values().rev().copied().collect(),
+                    Side::Sell => model.values().copied().collect(),
+                };
+                assert_eq!(
+                    book_side.iter_best_first().collect::<Vec<_>>(),
+                    expected,
+                    "step {step}"
+                );
+                assert_eq!(book_side.len(), model.len());
+                assert!(
+                    book_side.keys.windows(2).all(|w| w[0] < w[1]),
+                    "keys sorted at step {step}"
+                );
+                assert!(
+                    book_side.levels.last() != Some(&NIL),
+                    "trailing tombstone at step {step}"
+                );
+            }
+        }
     }
 }
