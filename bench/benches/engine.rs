@@ -5,11 +5,7 @@
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
 // beyond 2^52 is irrelevant here.
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 //! heap bytes per resting order.
 
 use ferrex_engine::{
-    Amend, Cancel, Command, Engine, EngineConfig, Event, InstrumentId, OrderId, OrderRef, Place,
-    Price, Qty, Side, UserId,
+    Amend, Cancel, Command, Engine, EngineConfig, Event, InstrumentId, OrderId, OrderRef, Place, Price, Qty,
+    Side, UserId,
 };
 
 use crate::{Rng, apply_all, spec, time_commands};
@@ -47,9 +47,9 @@ fn place(instrument: u32, side: Side, price: i64, rng: &mut Rng) -> Command {
 }
 
 fn random_order(instruments: u32, rng: &mut Rng) -> (u32, Side, i64) {
-    let instrument = u32::try_from(rng.below(u64::from(instruments))).expect("fits");
+    let instrument = u32::try_from(rng.next_below(u64::from(instruments))).expect("fits");
     let offset = rng.range(1, 100);
-    if rng.below(2) == 0 {
+    if rng.next_below(2) == 0 {
         (instrument, Side::Buy, MID - offset)
     } else {
         (instrument, Side::Sell, MID + offset)
@@ -69,18 +69,12 @@ pub fn run(orders: usize, instruments: u32, mix: usize) -> LargeResult {
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(config).expect("valid config");
-    let listing: Vec<Command> = (0..instruments)
-        .map(|i| Command::AddInstrument(spec(&format!("I{i}"))))
-        .collect();
+    let listing: Vec<Command> =
+        (0..instruments).map(|i| Command::AddInstrument(spec(&format!("I{i}")))).collect();
     apply_all(&mut engine, &listing);
     let mut rng = Rng(11);
-    let shapes: Vec<(u32, Side, i64)> = (0..orders)
-        .map(|_| random_order(instruments, &mut rng))
-        .collect();
-    let build: Vec<Command> = shapes
-        .iter()
-        .map(|&(i, s, p)| place(i, s, p, &mut rng))
-        .collect();
+    let shapes: Vec<(u32, Side, i64)> = (0..orders).map(|_| random_order(instruments, &mut rng)).collect();
+    let build: Vec<Command> = shapes.iter().map(|&(i, s, p)| place(i, s, p, &mut rng)).collect();
     let mut events = Vec::with_capacity(1024);
     let mut shadow = engine.clone();
     let build_ns = time_commands(&mut engine, &build, &mut events) as f64 / orders as f64;
@@ -90,27 +84,12 @@ pub fn run(orders: usize, instruments: u32, mix: usize) -> LargeResult {
     let mut live: Vec<Live> = ids
         .into_iter()
         .zip(shapes)
-        .map(|(id, (instrument, side, price))| Live {
-            id,
-            instrument,
-            side,
-            price,
-        })
+        .map(|(id, (instrument, side, price))| Live { id, instrument, side, price })
         .collect();
     let commands = mix_commands(&mut shadow, &mut live, instruments, mix, &mut rng);
     let mix_ns = time_commands(&mut engine, &commands, &mut events) as f64 / mix as f64;
-    assert_eq!(
-        engine.state_hash(),
-        shadow.state_hash(),
-        "replay diverged from the shadow"
-    );
-    LargeResult {
-        orders: resting,
-        levels,
-        build_ns,
-        mix_ns,
-        heap_bytes_per_order,
-    }
+    assert_eq!(engine.state_hash(), shadow.state_hash(), "replay diverged from the shadow");
+    LargeResult { orders: resting, levels, build_ns, mix_ns, heap_bytes_per_order }
 }
 
 /// 40% passive places, 30% cancels, 30% price amends; generated on the shadow engine.
@@ -124,12 +103,12 @@ fn mix_commands(
     let mut events: Vec<Event> = Vec::with_capacity(1024);
     let mut commands = Vec::with_capacity(count);
     for _ in 0..count {
-        let roll = rng.below(10);
+        let roll = rng.next_below(10);
         let command = if roll < 4 || live.is_empty() {
             let (i, s, p) = random_order(instruments, rng);
             place(i, s, p, rng)
         } else {
-            let at = usize::try_from(rng.below(live.len() as u64)).expect("fits");
+            let at = usize::try_from(rng.next_below(live.len() as u64)).expect("fits");
             let order = live[at];
             let user = user_of(order.instrument);
             if roll < 7 {
@@ -159,12 +138,7 @@ fn mix_commands(
         for e in &events {
             if let Event::Accepted(a) = e {
                 let price = a.price.expect("limit").0;
-                live.push(Live {
-                    id: a.order,
-                    instrument: a.instrument.0,
-                    side: a.side,
-                    price,
-                });
+                live.push(Live { id: a.order, instrument: a.instrument.0, side: a.side, price });
             }
         }
         commands.push(command);

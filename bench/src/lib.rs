@@ -11,45 +11,17 @@
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
 // beyond 2^52 is irrelevant here.
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 pub mod large;
 pub mod mix;
 pub mod ops;
 pub mod peer;
 
-use ferrex_engine::{
-    Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol,
-};
+use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol};
 
-/// A small deterministic generator (`SplitMix64`) for workloads.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next raw value.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..bound`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-
-    /// A value in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + i64::try_from(self.below(u64::try_from(hi - lo + 1).expect("lo <= hi"))).expect("fits")
-    }
-}
+/// The workloads' deterministic generator: the test kit's `SplitMix64`.
+pub use ferrex_tests::generate::SplitMix64 as Rng;
 
 /// An instrument with wide limits: prices and quantities 1..=10^9.
 pub fn spec(symbol: &str) -> InstrumentSpec {

@@ -7,11 +7,7 @@
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
 // beyond 2^52 is irrelevant here.
-#![allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use std::time::Instant;
 
@@ -78,14 +74,8 @@ fn main() {
             peer: 100_000,
         }
     };
-    println!(
-        "# ferrex-bench engine{}\n",
-        if quick { " --quick" } else { "" }
-    );
-    println!(
-        "machine: {}",
-        machine().unwrap_or_else(|_| "unknown".into())
-    );
+    println!("# ferrex-bench engine{}\n", if quick { " --quick" } else { "" });
+    println!("machine: {}", machine().unwrap_or_else(|_| "unknown".into()));
     println!("rounds per figure: {} (median shown)\n", sizes.rounds);
     let wants = |part| only.is_none_or(|o| o == part);
     if wants(Part::Operations) {
@@ -106,10 +96,7 @@ fn machine() -> Result<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").context("reading /proc/cpuinfo")?;
     let model = cpuinfo
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .and_then(|r| r.split(':').nth(1))
-        })
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
         .unwrap_or("unknown cpu")
         .trim()
         .to_string();
@@ -118,16 +105,11 @@ fn machine() -> Result<String> {
 }
 
 fn operations(sizes: &Sizes) {
-    println!(
-        "## Operations (one hot book, batch of {} per round, ns/op)\n",
-        sizes.ops
-    );
+    println!("## Operations (one hot book, batch of {} per round, ns/op)\n", sizes.ops);
     println!("| operation | ns/op |\n|---|---:|");
     for (name, weight) in ops::OPERATIONS {
         let count = sizes.ops / weight;
-        let mut rounds: Vec<f64> = (0..sizes.rounds)
-            .map(|_| ops::run(ops::prepare(name, count)))
-            .collect();
+        let mut rounds: Vec<f64> = (0..sizes.rounds).map(|_| ops::run(ops::prepare(name, count))).collect();
         println!("| {name} | {:.1} |", median(&mut rounds));
     }
     println!();
@@ -146,10 +128,7 @@ fn clock_overhead_ns() -> f64 {
 
 fn exchange_core_mix(sizes: &Sizes) {
     let mix = mix::generate(sizes.mix, 42);
-    println!(
-        "## Exchange-core mix ({} commands per round, seed 42)\n",
-        sizes.mix
-    );
+    println!("## Exchange-core mix ({} commands per round, seed 42)\n", sizes.mix);
     println!(
         "book at the end: {} orders on {} levels; {:.1}% of commands traded\n",
         mix.orders_end,
@@ -164,10 +143,7 @@ fn exchange_core_mix(sizes: &Sizes) {
             mix.commands.len() as f64 * 1e9 / ns as f64
         })
         .collect();
-    println!(
-        "throughput: {:.2}M commands/s (one thread)\n",
-        median(&mut rates) / 1e6
-    );
+    println!("throughput: {:.2}M commands/s (one thread)\n", median(&mut rates) / 1e6);
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("valid bounds");
     let mut engine = mix::prepared(&mix);
     for command in &mix.commands {
@@ -177,10 +153,7 @@ fn exchange_core_mix(sizes: &Sizes) {
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         histogram.saturating_record(ns.max(1));
     }
-    println!(
-        "per-command latency (ns, includes one clock read of about {:.0} ns):\n",
-        clock_overhead_ns()
-    );
+    println!("per-command latency (ns, includes one clock read of about {:.0} ns):\n", clock_overhead_ns());
     println!("| p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---:|---:|---:|---:|---:|---:|");
     let q = |p: f64| histogram.value_at_quantile(p);
     println!(
@@ -195,18 +168,9 @@ fn exchange_core_mix(sizes: &Sizes) {
 }
 
 fn large_book(sizes: &Sizes) {
-    println!(
-        "## Large book ({} orders over {} instruments)\n",
-        sizes.large_orders, sizes.large_instruments
-    );
-    let result = large::run(
-        sizes.large_orders,
-        sizes.large_instruments,
-        sizes.large_orders,
-    );
-    println!(
-        "| resting orders | levels | build ns/order | mix ns/command | heap bytes per resting order |"
-    );
+    println!("## Large book ({} orders over {} instruments)\n", sizes.large_orders, sizes.large_instruments);
+    let result = large::run(sizes.large_orders, sizes.large_instruments, sizes.large_orders);
+    println!("| resting orders | levels | build ns/order | mix ns/command | heap bytes per resting order |");
     println!("|---:|---:|---:|---:|---:|");
     println!(
         "| {} | {} | {:.1} | {:.1} | {:.1} |\n",
@@ -219,31 +183,19 @@ fn large_book(sizes: &Sizes) {
 }
 
 fn peer_comparison(sizes: &Sizes) {
-    println!(
-        "## Peer: ferrex vs lobster 0.7.0, same run ({} orders, cancel every third)\n",
-        sizes.peer
-    );
+    println!("## Peer: ferrex vs lobster 0.7.0, same run ({} orders, cancel every third)\n", sizes.peer);
     println!("| workload | ferrex ns/op | lobster ns/op | ferrex speed-up |\n|---|---:|---:|---:|");
     for crossing in [false, true] {
-        let runs: Vec<peer::PeerResult> = (0..sizes.rounds)
-            .map(|_| peer::run(sizes.peer, crossing, 7))
-            .collect();
+        let runs: Vec<peer::PeerResult> =
+            (0..sizes.rounds).map(|_| peer::run(sizes.peer, crossing, 7)).collect();
         let pick = |f: fn(&peer::PeerResult) -> f64| {
             let mut values: Vec<f64> = runs.iter().map(f).collect();
             median(&mut values)
         };
         let (fa, la) = (pick(|r| r.ferrex_add_ns), pick(|r| r.lobster_add_ns));
         let (fc, lc) = (pick(|r| r.ferrex_cancel_ns), pick(|r| r.lobster_cancel_ns));
-        let add = if crossing {
-            "crossing add"
-        } else {
-            "passive add"
-        };
-        let cancel = if crossing {
-            "cancel (after crossing adds)"
-        } else {
-            "cancel"
-        };
+        let add = if crossing { "crossing add" } else { "passive add" };
+        let cancel = if crossing { "cancel (after crossing adds)" } else { "cancel" };
         println!("| {add} | {fa:.1} | {la:.1} | {:.2}x |", la / fa);
         println!("| {cancel} | {fc:.1} | {lc:.1} | {:.2}x |", lc / fc);
     }

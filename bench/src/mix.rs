@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use ferrex_engine::{
-    Amend, Cancel, Command, Engine, Event, InstrumentId, OrderId, OrderRef, Place, Price, Qty,
-    Side, TimeInForce, UserId,
+    Amend, Cancel, Command, Engine, Event, InstrumentId, OrderId, OrderRef, Place, Price, Qty, Side,
+    TimeInForce, UserId,
 };
 
 use crate::{Rng, apply_all, engine_with_book};
@@ -115,11 +115,7 @@ impl Shadow {
     }
 
     fn side(&mut self) -> Side {
-        if self.rng.below(2) == 0 {
-            Side::Buy
-        } else {
-            Side::Sell
-        }
+        if self.rng.next_below(2) == 0 { Side::Buy } else { Side::Sell }
     }
 
     fn place(&mut self, tif: TimeInForce, aggressive: bool) -> Command {
@@ -134,7 +130,7 @@ impl Shadow {
             self.passive_price(side)
         };
         Command::Place(Place {
-            user: UserId(u32::try_from(self.rng.below(1000)).expect("small")),
+            user: UserId(u32::try_from(self.rng.next_below(1000)).expect("small")),
             instrument: InstrumentId(0),
             side,
             price: Some(Price(price)),
@@ -145,7 +141,7 @@ impl Shadow {
     }
 
     fn pick(&mut self) -> Live {
-        let at = usize::try_from(self.rng.below(self.live.len() as u64)).expect("fits");
+        let at = usize::try_from(self.rng.next_below(self.live.len() as u64)).expect("fits");
         self.live[at]
     }
 
@@ -162,8 +158,8 @@ impl Shadow {
         let order = self.pick();
         let step = self.rng.range(1, 3);
         let toward_mid = match order.side {
-            Side::Buy => MID - order.price > HALF_WIDTH_TICKS || self.rng.below(2) == 0,
-            Side::Sell => order.price - MID > HALF_WIDTH_TICKS || self.rng.below(2) == 0,
+            Side::Buy => MID - order.price > HALF_WIDTH_TICKS || self.rng.next_below(2) == 0,
+            Side::Sell => order.price - MID > HALF_WIDTH_TICKS || self.rng.next_below(2) == 0,
         };
         let price = match (order.side, toward_mid) {
             (Side::Buy, true) | (Side::Sell, false) => order.price + step,
@@ -180,13 +176,13 @@ impl Shadow {
     }
 
     fn next(&mut self) -> Command {
-        let roll = self.rng.below(100);
+        let roll = self.rng.next_below(100);
         let full = self.live.len() > ORDERS_TARGET + ORDERS_TARGET / 10;
         let thin = self.live.len() < ORDERS_TARGET;
         match roll {
             0..=8 if full => self.cancel(),
             0..=8 => {
-                let aggressive = self.rng.below(100) < 30;
+                let aggressive = self.rng.next_below(100) < 30;
                 self.place(TimeInForce::Gtc, aggressive)
             }
             9..=11 => self.place(TimeInForce::Ioc, true),

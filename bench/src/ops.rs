@@ -5,8 +5,8 @@
 //! ticks), so the structures are warm and realistic but every operation finds what it needs.
 
 use ferrex_engine::{
-    Amend, Cancel, Command, Engine, InstrumentId, OrderId, OrderRef, OrderType, Place, Price, Qty,
-    Side, TimeInForce, UserId,
+    Amend, Cancel, Command, Engine, InstrumentId, OrderId, OrderRef, OrderType, Place, Price, Qty, Side,
+    TimeInForce, UserId,
 };
 
 use crate::{Rng, apply_all, engine_with_book, time_commands};
@@ -70,17 +70,9 @@ fn background(rng: &mut Rng) -> Vec<Command> {
     (0..BOOK_SIDE_ORDERS * 2)
         .map(|i| {
             let offset = 1 + rng.range(0, 499);
-            let (side, price) = if i % 2 == 0 {
-                (Side::Buy, MID - offset)
-            } else {
-                (Side::Sell, MID + offset)
-            };
-            limit(
-                u32::try_from(rng.below(1000)).expect("small"),
-                side,
-                price,
-                rng.range(1, 100),
-            )
+            let (side, price) =
+                if i % 2 == 0 { (Side::Buy, MID - offset) } else { (Side::Sell, MID + offset) };
+            limit(u32::try_from(rng.next_below(1000)).expect("small"), side, price, rng.range(1, 100))
         })
         .collect()
 }
@@ -97,11 +89,8 @@ fn passive_place(n: usize) -> Prepared {
     let commands = (0..n)
         .map(|i| {
             let offset = 1 + rng.range(0, 499);
-            let (side, price) = if i % 2 == 0 {
-                (Side::Buy, MID - offset)
-            } else {
-                (Side::Sell, MID + offset)
-            };
+            let (side, price) =
+                if i % 2 == 0 { (Side::Buy, MID - offset) } else { (Side::Sell, MID + offset) };
             limit(2000, side, price, rng.range(1, 100))
         })
         .collect();
@@ -115,26 +104,11 @@ fn crossing(takers: usize, fills: usize) -> Prepared {
     apply_all(&mut engine, &background(&mut rng));
     let best_ask = MID;
     let makers: Vec<Command> = (0..takers * fills)
-        .map(|i| {
-            limit(
-                u32::try_from(i % 1000).expect("small"),
-                Side::Sell,
-                best_ask,
-                1,
-            )
-        })
+        .map(|i| limit(u32::try_from(i % 1000).expect("small"), Side::Sell, best_ask, 1))
         .collect();
     apply_all(&mut engine, &makers);
-    let commands = (0..takers)
-        .map(|_| {
-            limit(
-                3000,
-                Side::Buy,
-                best_ask,
-                i64::try_from(fills).expect("small"),
-            )
-        })
-        .collect();
+    let commands =
+        (0..takers).map(|_| limit(3000, Side::Buy, best_ask, i64::try_from(fills).expect("small"))).collect();
     Prepared { engine, commands }
 }
 
@@ -142,45 +116,36 @@ fn resting_ids(engine: &mut Engine, n: usize, rng: &mut Rng) -> Vec<(OrderId, Si
     let orders: Vec<(Side, i64)> = (0..n)
         .map(|i| {
             let offset = 1 + rng.range(0, 499);
-            if i % 2 == 0 {
-                (Side::Buy, MID - offset)
-            } else {
-                (Side::Sell, MID + offset)
-            }
+            if i % 2 == 0 { (Side::Buy, MID - offset) } else { (Side::Sell, MID + offset) }
         })
         .collect();
-    let commands: Vec<Command> = orders
-        .iter()
-        .map(|&(side, price)| limit(7, side, price, 10))
-        .collect();
+    let commands: Vec<Command> = orders.iter().map(|&(side, price)| limit(7, side, price, 10)).collect();
     let ids = apply_all(engine, &commands);
-    ids.into_iter()
-        .zip(orders)
-        .map(|(id, (side, price))| (id, side, price))
-        .collect()
+    ids.into_iter().zip(orders).map(|(id, (side, price))| (id, side, price)).collect()
 }
 
 fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
-        let j = usize::try_from(rng.below(i as u64 + 1)).expect("fits");
+        let j = usize::try_from(rng.next_below(i as u64 + 1)).expect("fits");
         items.swap(i, j);
     }
 }
 
-fn cancel(n: usize) -> Prepared {
-    let mut rng = Rng(3);
+/// The background book plus `n` orders of user 7, whose (id, side, price) come back shuffled.
+fn shuffled_resting(n: usize, rng: &mut Rng) -> (Engine, Vec<(OrderId, Side, i64)>) {
     let mut engine = engine_for(n);
-    apply_all(&mut engine, &background(&mut rng));
-    let mut ids = resting_ids(&mut engine, n, &mut rng);
-    shuffle(&mut ids, &mut rng);
+    apply_all(&mut engine, &background(rng));
+    let mut ids = resting_ids(&mut engine, n, rng);
+    shuffle(&mut ids, rng);
+    (engine, ids)
+}
+
+fn cancel(n: usize) -> Prepared {
+    let (engine, ids) = shuffled_resting(n, &mut Rng(3));
     let commands = ids
         .into_iter()
         .map(|(id, _, _)| {
-            Command::Cancel(Cancel {
-                user: UserId(7),
-                instrument: InstrumentId(0),
-                order: OrderRef::Id(id),
-            })
+            Command::Cancel(Cancel { user: UserId(7), instrument: InstrumentId(0), order: OrderRef::Id(id) })
         })
         .collect();
     Prepared { engine, commands }
@@ -188,10 +153,7 @@ fn cancel(n: usize) -> Prepared {
 
 fn amend_price(n: usize) -> Prepared {
     let mut rng = Rng(4);
-    let mut engine = engine_for(n);
-    apply_all(&mut engine, &background(&mut rng));
-    let mut ids = resting_ids(&mut engine, n, &mut rng);
-    shuffle(&mut ids, &mut rng);
+    let (engine, ids) = shuffled_resting(n, &mut rng);
     let commands = ids
         .into_iter()
         .map(|(id, side, price)| {

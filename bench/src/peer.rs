@@ -39,17 +39,13 @@ pub fn orders(n: usize, crossing: bool, seed: u64) -> Vec<Order> {
     let mut rng = Rng(seed);
     (0..n)
         .map(|_| {
-            let buy = rng.below(2) == 0;
+            let buy = rng.next_below(2) == 0;
             let price = match (crossing, buy) {
                 (true, _) => MID + rng.range(-500, 500),
                 (false, true) => MID - rng.range(1, 1000),
                 (false, false) => MID + rng.range(1, 1000),
             };
-            Order {
-                buy,
-                price,
-                qty: rng.range(1, 100),
-            }
+            Order { buy, price, qty: rng.range(1, 100) }
         })
         .collect()
 }
@@ -61,8 +57,7 @@ fn elapsed_ns(start: std::time::Instant) -> f64 {
 /// ferrex on the orders: (add, cancel) nanoseconds per operation.
 pub fn ferrex(orders: &[Order]) -> (f64, f64) {
     let n = orders.len();
-    let mut engine: Engine =
-        engine_with_book(u32::try_from(n + 1024).expect("fits").next_power_of_two());
+    let mut engine: Engine = engine_with_book(u32::try_from(n + 1024).expect("fits").next_power_of_two());
     let places: Vec<Command> = orders
         .iter()
         .enumerate()
@@ -89,10 +84,7 @@ pub fn ferrex(orders: &[Order]) -> (f64, f64) {
         }
     }
     let add = elapsed_ns(start) / n as f64;
-    assert!(
-        ids.iter().all(|id| id.0 != u64::MAX),
-        "every order accepted"
-    );
+    assert!(ids.iter().all(|id| id.0 != u64::MAX), "every order accepted");
     let cancels: Vec<Command> = (0..n)
         .step_by(3)
         .map(|i| {
@@ -132,10 +124,7 @@ pub fn lobster_run(orders: &[Order]) -> (f64, f64) {
         std::hint::black_box(book.execute(*std::hint::black_box(order)));
     }
     let add = elapsed_ns(start) / n as f64;
-    let cancels: Vec<OrderType> = (0..n)
-        .step_by(3)
-        .map(|i| OrderType::Cancel { id: i as u128 })
-        .collect();
+    let cancels: Vec<OrderType> = (0..n).step_by(3).map(|i| OrderType::Cancel { id: i as u128 }).collect();
     let start = std::time::Instant::now();
     for cancel in &cancels {
         std::hint::black_box(book.execute(*std::hint::black_box(cancel)));
@@ -149,10 +138,5 @@ pub fn run(n: usize, crossing: bool, seed: u64) -> PeerResult {
     let orders = orders(n, crossing, seed);
     let (ferrex_add_ns, ferrex_cancel_ns) = ferrex(&orders);
     let (lobster_add_ns, lobster_cancel_ns) = lobster_run(&orders);
-    PeerResult {
-        ferrex_add_ns,
-        ferrex_cancel_ns,
-        lobster_add_ns,
-        lobster_cancel_ns,
-    }
+    PeerResult { ferrex_add_ns, ferrex_cancel_ns, lobster_add_ns, lobster_cancel_ns }
 }

@@ -13,9 +13,7 @@
 //! creating a level in a side with no tombstone shifts the levels better than it.
 
 use crate::price_index::PriceIndex;
-use crate::types::{
-    InstrumentId, InstrumentSpec, OrderId, Price, Qty, SelfTradePrevention, Side, UserId,
-};
+use crate::types::{InstrumentId, InstrumentSpec, OrderId, Price, Qty, SelfTradePrevention, Side, UserId};
 
 /// End of a list / no slot.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -79,11 +77,7 @@ impl LevelPool {
                 total: Qty(0),
             })
             .collect();
-        LevelPool {
-            levels,
-            free_head: 0,
-            free: levels_max,
-        }
+        LevelPool { levels, free_head: 0, free: levels_max }
     }
 
     pub(crate) fn free(&self) -> u32 {
@@ -93,20 +87,10 @@ impl LevelPool {
     /// Takes a free level, empty, at `price`. The caller checked `free() > 0`.
     pub(crate) fn alloc(&mut self, price: Price) -> u32 {
         let index = self.free_head;
-        assert!(
-            index != NIL,
-            "level pool exhausted after the capacity check"
-        );
+        assert!(index != NIL, "level pool exhausted after the capacity check");
         let level = &mut self.levels[index as usize];
         self.free_head = level.next_free;
-        *level = Level {
-            head: NIL,
-            tail: NIL,
-            count: 0,
-            next_free: NIL,
-            price,
-            total: Qty(0),
-        };
+        *level = Level { head: NIL, tail: NIL, count: 0, next_free: NIL, price, total: Qty(0) };
         self.free -= 1;
         index
     }
@@ -114,10 +98,7 @@ impl LevelPool {
     /// Returns an empty level to the pool.
     pub(crate) fn release(&mut self, index: u32) {
         let level = &mut self.levels[index as usize];
-        assert!(
-            level.count == 0 && level.total == Qty(0),
-            "releasing a non-empty level"
-        );
+        assert!(level.count == 0 && level.total == Qty(0), "releasing a non-empty level");
         level.next_free = self.free_head;
         self.free_head = index;
         self.free += 1;
@@ -351,11 +332,7 @@ pub(crate) struct UserOrders {
 
 impl Default for UserOrders {
     fn default() -> Self {
-        UserOrders {
-            head: NIL,
-            tail: NIL,
-            count: 0,
-        }
+        UserOrders { head: NIL, tail: NIL, count: 0 }
     }
 }
 
@@ -391,9 +368,7 @@ mod tests {
             let mut model = std::collections::BTreeMap::new();
             let mut state = 12_345u64;
             for step in 0..20_000u32 {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 let price = Price(1_000 + i64::try_from(state >> 58).unwrap() * 3);
                 if let std::collections::btree_map::Entry::Vacant(e) = model.entry(price) {
                     e.insert(step);
@@ -406,20 +381,10 @@ mod tests {
                     Side::Buy => model.values().rev().copied().collect(),
                     Side::Sell => model.values().copied().collect(),
                 };
-                assert_eq!(
-                    book_side.iter_best_first().collect::<Vec<_>>(),
-                    expected,
-                    "step {step}"
-                );
+                assert_eq!(book_side.iter_best_first().collect::<Vec<_>>(), expected, "step {step}");
                 assert_eq!(book_side.len(), model.len());
-                assert!(
-                    book_side.keys.windows(2).all(|w| w[0] < w[1]),
-                    "keys sorted at step {step}"
-                );
-                assert!(
-                    book_side.levels.last() != Some(&NIL),
-                    "trailing tombstone at step {step}"
-                );
+                assert!(book_side.keys.windows(2).all(|w| w[0] < w[1]), "keys sorted at step {step}");
+                assert!(book_side.levels.last() != Some(&NIL), "trailing tombstone at step {step}");
             }
         }
     }

@@ -25,11 +25,7 @@ impl ClientIndex {
     /// An index for up to `slots_max` entries.
     pub(crate) fn new(slots_max: u32) -> ClientIndex {
         let size = (slots_max as usize * 2).next_power_of_two().max(16);
-        ClientIndex {
-            table: vec![EMPTY; size],
-            mask: size - 1,
-            len: 0,
-        }
+        ClientIndex { table: vec![EMPTY; size], mask: size - 1, len: 0 }
     }
 
     /// Number of entries.
@@ -60,10 +56,7 @@ impl ClientIndex {
 
     /// Adds `slot` under `hash`. The key must not be present.
     pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
-        assert!(
-            self.len < self.table.len() / 2,
-            "client index over half full"
-        );
+        assert!(self.len < self.table.len() / 2, "client index over half full");
         let mut at = self.home(hash);
         while self.table[at] != EMPTY {
             debug_assert_ne!(self.table[at], slot, "slot indexed twice");
@@ -77,10 +70,7 @@ impl ClientIndex {
     pub(crate) fn remove(&mut self, hash: u64, slot: u32, hash_of: impl Fn(u32) -> u64) {
         let mut hole = self.home(hash);
         while self.table[hole] != slot {
-            assert!(
-                self.table[hole] != EMPTY,
-                "removing slot {slot} that is not indexed"
-            );
+            assert!(self.table[hole] != EMPTY, "removing slot {slot} that is not indexed");
             hole = (hole + 1) & self.mask;
         }
         let mask = self.mask;
@@ -126,11 +116,7 @@ mod tests {
         index.remove(hash_of(2), 2, hash_of);
         assert_eq!(index.find(hash_of(5), |s| s == 5), None);
         for &k in &[1u32, 9, 6, 3] {
-            assert_eq!(
-                index.find(hash_of(k), |s| s == k),
-                Some(k),
-                "lost {k} after removals"
-            );
+            assert_eq!(index.find(hash_of(k), |s| s == k), Some(k), "lost {k} after removals");
         }
         assert_eq!(index.len(), 4);
     }

@@ -7,8 +7,8 @@
 //! Quantities in [`Amend`] are the new *open* (leaves) quantity, not a new total.
 
 use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty,
-    SelfTradePrevention, Side, TimeInForce, UserId,
+    ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
+    TimeInForce, UserId,
 };
 
 /// One input of the engine.
@@ -108,9 +108,6 @@ mod tests {
         fn assert_copy<T: Copy>() {}
         assert_copy::<Command>();
         let size = std::mem::size_of::<Command>();
-        assert!(
-            size <= 128,
-            "Command grew to {size} bytes; it travels through the ring by value"
-        );
+        assert!(size <= 128, "Command grew to {size} bytes; it travels through the ring by value");
     }
 }

@@ -21,8 +21,8 @@ use crate::matching::Taker;
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
 use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SLOT_BITS, ORDER_SLOT_NONE, OrderId,
-    OrderType, Price, Qty, Side, Symbol, TimeInForce, UserId,
+    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SLOT_BITS, ORDER_SLOT_NONE, OrderId, OrderType, Price,
+    Qty, Side, Symbol, TimeInForce, UserId,
 };
 
 /// Capacity limits, fixed for the life of an engine. All memory is sized from these.
@@ -143,11 +143,7 @@ impl Engine {
         }
     }
 
-    fn add_instrument(
-        &mut self,
-        spec: &InstrumentSpec,
-        out: &mut Vec<Event>,
-    ) -> Result<(), RejectCode> {
+    fn add_instrument(&mut self, spec: &InstrumentSpec, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         if !spec.is_valid() {
             return Err(RejectCode::InvalidInstrumentSpec);
         }
@@ -158,13 +154,9 @@ impl Engine {
             return Err(RejectCode::InstrumentsFull);
         }
         let id = InstrumentId(u32::try_from(self.books.len()).expect("instruments_max fits u32"));
-        self.books
-            .push(Book::new(*spec, self.config.side_levels_reserved as usize));
+        self.books.push(Book::new(*spec, self.config.side_levels_reserved as usize));
         self.symbols.insert(spec.symbol, id);
-        out.push(Event::InstrumentAdded {
-            instrument: id,
-            symbol: spec.symbol,
-        });
+        out.push(Event::InstrumentAdded { instrument: id, symbol: spec.symbol });
         Ok(())
     }
 
@@ -243,9 +235,7 @@ impl Engine {
             Self::check_price(spec, price)?;
         }
         if !place.client_order_id.is_empty()
-            && self
-                .find_client_order(place.user, &place.client_order_id)
-                .is_some()
+            && self.find_client_order(place.user, &place.client_order_id).is_some()
         {
             return Err(RejectCode::DuplicateClientOrderId);
         }
@@ -259,9 +249,7 @@ impl Engine {
         } else {
             ORDER_SLOT_NONE
         };
-        if place.post_only
-            && self.would_take(book, place.side, place.price.expect("checked: limit"))
-        {
+        if place.post_only && self.would_take(book, place.side, place.price.expect("checked: limit")) {
             return Err(RejectCode::PostOnlyWouldTake);
         }
         Ok((book, slot))
@@ -270,10 +258,7 @@ impl Engine {
     fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         let (book, slot) = self.validate_place(place)?;
         self.orders_accepted += 1;
-        assert!(
-            self.orders_accepted < 1 << (64 - ORDER_SLOT_BITS),
-            "order id space exhausted"
-        );
+        assert!(self.orders_accepted < 1 << (64 - ORDER_SLOT_BITS), "order id space exhausted");
         let id = OrderId::new(self.orders_accepted, slot);
         out.push(Event::Accepted(Accepted {
             order: id,
@@ -293,11 +278,7 @@ impl Engine {
         }
         let self_trade_stop = self.match_taker(book, &mut taker, out);
         if taker.qty.0 == 0 {
-            out.push(Event::Done {
-                order: id,
-                user: place.user,
-                instrument: place.instrument,
-            });
+            out.push(Event::Done { order: id, user: place.user, instrument: place.instrument });
         } else if self_trade_stop {
             out.push(Self::taker_cancelled(&taker, CancelReason::SelfTrade));
         } else if slot == ORDER_SLOT_NONE {
@@ -342,12 +323,7 @@ impl Engine {
     }
 
     /// Finds a live order of `user` on `instrument`; returns its slot.
-    fn resolve(
-        &self,
-        user: UserId,
-        instrument: InstrumentId,
-        order: &OrderRef,
-    ) -> Result<u32, RejectCode> {
+    fn resolve(&self, user: UserId, instrument: InstrumentId, order: &OrderRef) -> Result<u32, RejectCode> {
         let slot = match order {
             OrderRef::Id(id) => {
                 let slot = id.slot();
@@ -392,32 +368,17 @@ impl Engine {
         while slot != NIL {
             let order = self.orders[slot as usize];
             if mass.instrument.is_none_or(|i| i == order.instrument) {
-                self.cancel_resting(
-                    order.instrument.0 as usize,
-                    slot,
-                    CancelReason::MassCancel,
-                    out,
-                );
+                self.cancel_resting(order.instrument.0 as usize, slot, CancelReason::MassCancel, out);
                 count += 1;
             }
             slot = order.user_next;
         }
-        out.push(Event::MassCancelled {
-            user: mass.user,
-            instrument: mass.instrument,
-            count,
-        });
+        out.push(Event::MassCancelled { user: mass.user, instrument: mass.instrument, count });
         Ok(())
     }
 
     /// Cancels a resting order and reports its level.
-    fn cancel_resting(
-        &mut self,
-        book: usize,
-        slot: u32,
-        reason: CancelReason,
-        out: &mut Vec<Event>,
-    ) {
+    fn cancel_resting(&mut self, book: usize, slot: u32, reason: CancelReason, out: &mut Vec<Event>) {
         let order = self.orders[slot as usize];
         self.dequeue(slot);
         self.detach_owner(slot);
@@ -497,11 +458,7 @@ impl Engine {
         self.orders[slot as usize].qty = taker.qty;
         if taker.qty.0 == 0 {
             self.detach_owner(slot);
-            out.push(Event::Done {
-                order: order.id,
-                user: order.user,
-                instrument: order.instrument,
-            });
+            out.push(Event::Done { order: order.id, user: order.user, instrument: order.instrument });
         } else if self_trade_stop {
             self.detach_owner(slot);
             out.push(Self::taker_cancelled(&taker, CancelReason::SelfTrade));
@@ -513,9 +470,7 @@ impl Engine {
     /// True when an order on `side` at `price` would trade on arrival.
     pub(crate) fn would_take(&self, book: usize, side: Side, price: Price) -> bool {
         let opposite = self.books[book].side(side.opposite());
-        opposite
-            .best()
-            .is_some_and(|level| side.crosses(price, self.levels.levels[level as usize].price))
+        opposite.best().is_some_and(|level| side.crosses(price, self.levels.levels[level as usize].price))
     }
 
     /// The live order of `user` with this (non-empty) client order id.
@@ -534,10 +489,7 @@ impl Engine {
     }
 
     fn slot_client_hash(&self, slot: u32) -> u64 {
-        self.client_hash(
-            self.orders[slot as usize].user,
-            &self.client_ids[slot as usize],
-        )
+        self.client_hash(self.orders[slot as usize].user, &self.client_ids[slot as usize])
     }
 
     /// Adds a freshly filled slot to its user's list and the client index.
@@ -591,9 +543,7 @@ impl Engine {
 
     /// Appends a slot whose price and quantity are set to the tail of its level (creating the level).
     fn enqueue(&mut self, book: usize, slot: u32, out: &mut Vec<Event>) {
-        let Order {
-            side, price, qty, ..
-        } = self.orders[slot as usize];
+        let Order { side, price, qty, .. } = self.orders[slot as usize];
         let book_side = self.books[book].side_mut(side);
         let level = if let Some(level) = book_side.level_of(price) {
             level
@@ -655,13 +605,7 @@ impl Engine {
     }
 
     /// Emits a level's total and removes the level when it is empty.
-    pub(crate) fn report_level(
-        &mut self,
-        book: usize,
-        level_index: u32,
-        side: Side,
-        out: &mut Vec<Event>,
-    ) {
+    pub(crate) fn report_level(&mut self, book: usize, level_index: u32, side: Side, out: &mut Vec<Event>) {
         let level = self.levels.levels[level_index as usize];
         out.push(Event::Level {
             instrument: InstrumentId(u32::try_from(book).expect("book index fits u32")),

@@ -13,8 +13,8 @@
 
 use crate::reject::RejectCode;
 use crate::types::{
-    InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, Symbol, TimeInForce,
-    TradeId, UserId,
+    InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
+    UserId,
 };
 
 /// Why an order left the book other than by filling.
@@ -179,9 +179,6 @@ mod tests {
     #[test]
     fn events_stay_small() {
         let size = std::mem::size_of::<Event>();
-        assert!(
-            size <= 80,
-            "Event grew to {size} bytes; the hot path copies it per fill"
-        );
+        assert!(size <= 80, "Event grew to {size} bytes; the hot path copies it per fill");
     }
 }

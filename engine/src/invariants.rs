@@ -33,14 +33,8 @@ impl Engine {
             levels_used += self.check_book(book, &mut seen)?;
         }
         for (slot, &reached) in seen.iter().enumerate() {
-            let free = self
-                .slots
-                .is_free(u32::try_from(slot).expect("slot fits u32"));
-            ensure!(
-                reached != free,
-                "slot {slot}: taken={} but reached from books={reached}",
-                !free
-            );
+            let free = self.slots.is_free(u32::try_from(slot).expect("slot fits u32"));
+            ensure!(reached != free, "slot {slot}: taken={} but reached from books={reached}", !free);
         }
         ensure!(
             levels_used == self.levels_len(),
@@ -54,14 +48,10 @@ impl Engine {
     fn check_book(&self, book: usize, seen: &mut [bool]) -> Result<usize, InvariantViolation> {
         let instrument = InstrumentId(u32::try_from(book).expect("book fits u32"));
         let b = &self.books[book];
-        if let (Some((bid, _)), Some((ask, _))) = (
-            self.best(instrument, Side::Buy),
-            self.best(instrument, Side::Sell),
-        ) {
-            ensure!(
-                bid < ask,
-                "book {book} crossed at rest: bid {bid:?} >= ask {ask:?}"
-            );
+        if let (Some((bid, _)), Some((ask, _))) =
+            (self.best(instrument, Side::Buy), self.best(instrument, Side::Sell))
+        {
+            ensure!(bid < ask, "book {book} crossed at rest: bid {bid:?} >= ask {ask:?}");
         }
         for side in [&b.bids, &b.asks] {
             let mut previous = None;
@@ -80,22 +70,13 @@ impl Engine {
                     );
                 }
                 previous = Some(level.price);
-                ensure!(
-                    level.count > 0,
-                    "book {book}: empty level at {:?}",
-                    level.price
-                );
+                ensure!(level.count > 0, "book {book}: empty level at {:?}", level.price);
                 let (mut count, mut total, mut prev, mut slot) = (0u32, 0i64, NIL, level.head);
                 while slot != NIL {
                     let o = &self.orders[slot as usize];
                     ensure!(!seen[slot as usize], "slot {slot} reached twice");
                     seen[slot as usize] = true;
-                    ensure!(
-                        o.qty.0 > 0,
-                        "order {:?} rests with quantity {:?}",
-                        o.id,
-                        o.qty
-                    );
+                    ensure!(o.qty.0 > 0, "order {:?} rests with quantity {:?}", o.id, o.qty);
                     ensure!(
                         o.level == level_index && o.price == level.price,
                         "order {:?} level mismatch",
@@ -114,18 +95,8 @@ impl Engine {
                     slot = o.next;
                 }
                 ensure!(level.tail == prev, "level {:?} tail broken", level.price);
-                ensure!(
-                    level.count == count,
-                    "level {:?} count {} != {count}",
-                    level.price,
-                    level.count
-                );
-                ensure!(
-                    level.total.0 == total,
-                    "level {:?} total {:?} != {total}",
-                    level.price,
-                    level.total
-                );
+                ensure!(level.count == count, "level {:?} count {} != {count}", level.price, level.count);
+                ensure!(level.total.0 == total, "level {:?} total {:?} != {total}", level.price, level.total);
             }
         }
         Ok(b.bids.len() + b.asks.len())
@@ -137,37 +108,20 @@ impl Engine {
             let (mut count, mut prev, mut slot) = (0u32, NIL, list.head);
             while slot != NIL {
                 let o = &self.orders[slot as usize];
-                ensure!(
-                    !self.slots.is_free(slot),
-                    "user {user} lists free slot {slot}"
-                );
-                ensure!(
-                    o.user.0 as usize == user,
-                    "user {user} lists order {:?} of {:?}",
-                    o.id,
-                    o.user
-                );
+                ensure!(!self.slots.is_free(slot), "user {user} lists free slot {slot}");
+                ensure!(o.user.0 as usize == user, "user {user} lists order {:?} of {:?}", o.id, o.user);
                 ensure!(o.user_prev == prev, "user {user} list prev link broken");
                 if prev != NIL {
-                    ensure!(
-                        self.orders[prev as usize].id < o.id,
-                        "user {user} list not in id order"
-                    );
+                    ensure!(self.orders[prev as usize].id < o.id, "user {user} list not in id order");
                 }
                 count += 1;
                 prev = slot;
                 slot = o.user_next;
             }
-            ensure!(
-                list.tail == prev && list.count == count,
-                "user {user} list tail/count broken"
-            );
+            ensure!(list.tail == prev && list.count == count, "user {user} list tail/count broken");
             listed += count as usize;
         }
-        ensure!(
-            listed == self.resting_orders_len(),
-            "user lists hold {listed} orders"
-        );
+        ensure!(listed == self.resting_orders_len(), "user lists hold {listed} orders");
         Ok(())
     }
 
@@ -180,11 +134,7 @@ impl Engine {
             with_id += 1;
             let o = &self.orders[slot as usize];
             let client_id = &self.client_ids[slot as usize];
-            ensure!(
-                !client_id.is_empty(),
-                "order {:?} flagged with an empty client id",
-                o.id
-            );
+            ensure!(!client_id.is_empty(), "order {:?} flagged with an empty client id", o.id);
             ensure!(
                 self.find_client_order(o.user, client_id) == Some(slot),
                 "order {:?} not found by client id",
@@ -192,10 +142,7 @@ impl Engine {
             );
         }
         for slot in self.client_index.slots() {
-            ensure!(
-                !self.slots.is_free(slot),
-                "client index names free slot {slot}"
-            );
+            ensure!(!self.slots.is_free(slot), "client index names free slot {slot}");
         }
         ensure!(
             with_id == self.client_index.len(),

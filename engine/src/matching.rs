@@ -46,11 +46,7 @@ impl Taker {
             limit: place.price,
             qty: place.qty,
             self_trade: place.self_trade,
-            levels_max: if place.order_type == OrderType::Market {
-                place.levels_max
-            } else {
-                0
-            },
+            levels_max: if place.order_type == OrderType::Market { place.levels_max } else { 0 },
         }
     }
 
@@ -68,20 +64,14 @@ impl Taker {
     }
 
     fn may_start(&self, level_price: Price, levels_started: u32) -> bool {
-        self.limit
-            .is_none_or(|limit| self.side.crosses(limit, level_price))
+        self.limit.is_none_or(|limit| self.side.crosses(limit, level_price))
             && (self.levels_max == 0 || levels_started < self.levels_max)
     }
 }
 
 impl Engine {
     /// Matches `taker` against book `book`; returns true when self-trade prevention stopped the taker.
-    pub(crate) fn match_taker(
-        &mut self,
-        book: usize,
-        taker: &mut Taker,
-        out: &mut Vec<Event>,
-    ) -> bool {
+    pub(crate) fn match_taker(&mut self, book: usize, taker: &mut Taker, out: &mut Vec<Event>) -> bool {
         let maker_side = taker.side.opposite();
         let mut levels_started = 0u32;
         while taker.qty.0 > 0 {
@@ -102,13 +92,7 @@ impl Engine {
     }
 
     /// Takes from one level's queue; returns true when self-trade prevention stopped the taker.
-    fn take_level(
-        &mut self,
-        book: usize,
-        level: u32,
-        taker: &mut Taker,
-        out: &mut Vec<Event>,
-    ) -> bool {
+    fn take_level(&mut self, book: usize, level: u32, taker: &mut Taker, out: &mut Vec<Event>) -> bool {
         let mut slot = self.levels.levels[level as usize].head;
         while slot != NIL && taker.qty.0 > 0 {
             let maker = self.orders[slot as usize];
@@ -166,11 +150,7 @@ impl Engine {
         if maker.qty.0 == 0 {
             self.dequeue(slot);
             self.detach_owner(slot);
-            out.push(Event::Done {
-                order: maker.id,
-                user: maker.user,
-                instrument: maker.instrument,
-            });
+            out.push(Event::Done { order: maker.id, user: maker.user, instrument: maker.instrument });
         }
     }
 

@@ -16,10 +16,7 @@ struct Entry {
     level: u32,
 }
 
-const VACANT: Entry = Entry {
-    price: 0,
-    level: NIL,
-};
+const VACANT: Entry = Entry { price: 0, level: NIL };
 
 /// Fibonacci hashing: the top `64 - shift` bits of the price times 2^64 / phi.
 fn home_of(price: i64, shift: u32) -> usize {
@@ -96,10 +93,7 @@ impl PriceIndex {
     pub(crate) fn remove(&mut self, price: i64) {
         let mut hole = self.home(price);
         while self.table[hole].price != price || self.table[hole].level == NIL {
-            assert!(
-                self.table[hole].level != NIL,
-                "removing price {price} that is not indexed"
-            );
+            assert!(self.table[hole].level != NIL, "removing price {price} that is not indexed");
             hole = (hole + 1) & self.mask();
         }
         let shift = self.shift;

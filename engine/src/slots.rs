@@ -25,11 +25,7 @@ impl SlotBitmap {
             let mut level = crate::engine::prefaulted(words, 0u64);
             for (i, word) in level.iter_mut().enumerate() {
                 let live = (bits - i * 64).min(64);
-                *word = if live == 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << live) - 1
-                };
+                *word = if live == 64 { u64::MAX } else { (1u64 << live) - 1 };
             }
             levels.push(level);
             if words == 1 {
@@ -37,10 +33,7 @@ impl SlotBitmap {
             }
             bits = words;
         }
-        SlotBitmap {
-            levels,
-            free: capacity,
-        }
+        SlotBitmap { levels, free: capacity }
     }
 
     /// Number of free slots.

@@ -10,9 +10,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::book::NIL;
 use crate::engine::Engine;
-use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId,
-};
+use crate::types::{ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId};
 
 /// A resting order as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,24 +58,14 @@ impl Engine {
     }
 
     /// Up to `levels_max` levels of one side, best first.
-    pub fn depth(
-        &self,
-        instrument: InstrumentId,
-        side: Side,
-        levels_max: usize,
-    ) -> Vec<(Price, Qty)> {
+    pub fn depth(&self, instrument: InstrumentId, side: Side, levels_max: usize) -> Vec<(Price, Qty)> {
         let Some(book) = self.books.get(instrument.0 as usize) else {
             return Vec::new();
         };
         book.side(side)
             .iter_best_first()
             .take(levels_max)
-            .map(|l| {
-                (
-                    self.levels.levels[l as usize].price,
-                    self.levels.levels[l as usize].total,
-                )
-            })
+            .map(|l| (self.levels.levels[l as usize].price, self.levels.levels[l as usize].total))
             .collect()
     }
 
@@ -157,11 +145,7 @@ impl Engine {
 
     /// Heap bytes held by the engine (capacities, not lengths).
     pub fn heap_bytes(&self) -> usize {
-        let books: usize = self
-            .books
-            .iter()
-            .map(|b| b.bids.heap_bytes() + b.asks.heap_bytes())
-            .sum();
+        let books: usize = self.books.iter().map(|b| b.bids.heap_bytes() + b.asks.heap_bytes()).sum();
         self.orders.capacity() * size_of::<crate::book::Order>()
             + self.client_ids.capacity() * size_of::<ClientOrderId>()
             + self.slots.heap_bytes()
@@ -181,14 +165,9 @@ impl Engine {
 
 fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
     h.update(&spec.symbol.0);
-    for v in [
-        spec.tick.units,
-        spec.lot.units,
-        spec.qty_min.0,
-        spec.qty_max.0,
-        spec.price_min.0,
-        spec.price_max.0,
-    ] {
+    for v in
+        [spec.tick.units, spec.lot.units, spec.qty_min.0, spec.qty_max.0, spec.price_min.0, spec.price_max.0]
+    {
         h.update(&v.to_le_bytes());
     }
     h.update(&[spec.tick.scale, spec.lot.scale]);

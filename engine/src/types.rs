@@ -315,10 +315,7 @@ mod tests {
         assert_eq!(id.as_str(), "my-order_1.a:b/c");
         assert!(id.is_valid() && !id.is_empty());
         assert_eq!(ClientOrderId::new("bad id"), Err(IdTextError::BadChar));
-        assert_eq!(
-            ClientOrderId::new(&"x".repeat(37)),
-            Err(IdTextError::TooLong(36))
-        );
+        assert_eq!(ClientOrderId::new(&"x".repeat(37)), Err(IdTextError::TooLong(36)));
         let mut gap = ClientOrderId::new("ab").unwrap();
         gap.0[5] = b'c';
         assert!(!gap.is_valid(), "bytes after the padding must be zero");

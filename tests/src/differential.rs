@@ -40,19 +40,10 @@ pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<Seen, String>
         log.push(format!("> {command:?}"));
         log.extend(got.iter().map(|e| format!("  {}", format_event(e))));
         if got != want {
-            let want: Vec<String> = want
-                .iter()
-                .map(|e| format!("  {}", format_event(e)))
-                .collect();
-            return Err(format!(
-                "events differ\n{}\nreference:\n{}",
-                history(&log),
-                want.join("\n")
-            ));
+            let want: Vec<String> = want.iter().map(|e| format!("  {}", format_event(e))).collect();
+            return Err(format!("events differ\n{}\nreference:\n{}", history(&log), want.join("\n")));
         }
-        engine
-            .check_invariants()
-            .map_err(|e| format!("{e}\n{}", history(&log)))?;
+        engine.check_invariants().map_err(|e| format!("{e}\n{}", history(&log)))?;
         for i in 0..engine.instruments_len() {
             let instrument = InstrumentId(u32::try_from(i).expect("small"));
             if engine.book_orders(instrument) != reference.book_orders(instrument) {
@@ -62,11 +53,7 @@ pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<Seen, String>
         generator.observe(&got);
         seen.events.extend_from_slice(&got);
         seen.commands += 1;
-        next = if seen.commands >= commands_max {
-            None
-        } else {
-            generator.next(source)
-        };
+        next = if seen.commands >= commands_max { None } else { generator.next(source) };
     }
     Ok(seen)
 }

@@ -7,8 +7,8 @@
 
 use ferrex_engine::types::ORDER_SLOT_NONE;
 use ferrex_engine::{
-    Amend, Cancel, ClientOrderId, Command, EngineConfig, Event, InstrumentId, MassCancel, OrderId,
-    OrderRef, OrderType, Place, Price, Qty, SelfTradePrevention, Side, TimeInForce, UserId,
+    Amend, Cancel, ClientOrderId, Command, EngineConfig, Event, InstrumentId, MassCancel, OrderId, OrderRef,
+    OrderType, Place, Price, Qty, SelfTradePrevention, Side, TimeInForce, UserId,
 };
 
 use crate::text::default_spec;
@@ -31,6 +31,19 @@ impl SplitMix64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+}
+
+impl SplitMix64 {
+    /// A value in `0..bound` (`bound` > 0).
+    pub fn next_below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = u64::try_from(hi - lo + 1).expect("lo <= hi");
+        lo + i64::try_from(self.next_below(span)).expect("span fits i64")
     }
 }
 
@@ -69,14 +82,7 @@ pub fn differential_config() -> EngineConfig {
     }
 }
 
-const CLIENT_IDS: [&str; 6] = [
-    "a",
-    "b",
-    "c",
-    "order-1",
-    "x.y:z/1",
-    "long_client_order_id_of_36_chars_ab",
-];
+const CLIENT_IDS: [&str; 6] = ["a", "b", "c", "order-1", "x.y:z/1", "long_client_order_id_of_36_chars_ab"];
 const MID: i64 = 1000;
 
 /// Generates commands; remembers recent order ids from the events it is shown.
@@ -89,10 +95,7 @@ pub struct CommandGen {
 impl CommandGen {
     /// A generator for an engine that holds `instruments` instruments so far.
     pub fn new(instruments: u32) -> CommandGen {
-        CommandGen {
-            recent: Vec::new(),
-            instruments,
-        }
+        CommandGen { recent: Vec::new(), instruments }
     }
 
     /// Learns accepted order ids and new instruments from a command's events.
@@ -129,11 +132,7 @@ impl CommandGen {
             }),
             85..=92 => Command::MassCancel(MassCancel {
                 user: user(s)?,
-                instrument: if s.below(2)? == 0 {
-                    None
-                } else {
-                    Some(self.instrument(s)?)
-                },
+                instrument: if s.below(2)? == 0 { None } else { Some(self.instrument(s)?) },
             }),
             _ => Command::AddInstrument(add_spec(s)?),
         })
@@ -151,10 +150,7 @@ impl CommandGen {
                 let index = usize::try_from(s.below(self.recent.len() as u64)?).ok()?;
                 OrderRef::Id(self.recent[index])
             }
-            6 => OrderRef::Id(OrderId::new(
-                s.below(50)?,
-                u32::try_from(s.below(64)?).ok()?,
-            )),
+            6 => OrderRef::Id(OrderId::new(s.below(50)?, u32::try_from(s.below(64)?).ok()?)),
             7 => OrderRef::Id(OrderId::new(s.below(50)?, ORDER_SLOT_NONE)),
             8 if s.below(8)? == 0 => OrderRef::Client(ClientOrderId([b' '; 36])),
             _ => OrderRef::Client(client_id(s)?),
@@ -165,16 +161,8 @@ impl CommandGen {
         let mut p = Place {
             user: user(s)?,
             instrument: self.instrument(s)?,
-            client_order_id: if s.below(3)? == 0 {
-                client_id(s)?
-            } else {
-                ClientOrderId::EMPTY
-            },
-            side: if s.below(2)? == 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
+            client_order_id: if s.below(3)? == 0 { client_id(s)? } else { ClientOrderId::EMPTY },
+            side: if s.below(2)? == 0 { Side::Buy } else { Side::Sell },
             qty: qty(s)?,
             self_trade: [
                 SelfTradePrevention::None,
@@ -191,16 +179,8 @@ impl CommandGen {
             15..=16 => (p.price, p.post_only) = (Some(price(s)?), true),
             _ => {
                 p.order_type = OrderType::Market;
-                p.time_in_force = if s.below(3)? == 0 {
-                    TimeInForce::Fok
-                } else {
-                    TimeInForce::Ioc
-                };
-                p.price = if s.below(2)? == 0 {
-                    Some(price(s)?)
-                } else {
-                    None
-                };
+                p.time_in_force = if s.below(3)? == 0 { TimeInForce::Fok } else { TimeInForce::Ioc };
+                p.price = if s.below(2)? == 0 { Some(price(s)?) } else { None };
                 p.levels_max = u32::try_from(s.below(4)?).ok()?;
             }
         }

@@ -11,9 +11,9 @@
 
 use ferrex_engine::types::ORDER_SLOT_NONE;
 use ferrex_engine::{
-    Accepted, Amend, Cancel, CancelReason, ClientOrderId, Command, EngineConfig, Event, Fill,
-    InstrumentId, InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty,
-    RejectCode, RestingOrder, SelfTradePrevention, Side, TimeInForce, TradeId, UserId,
+    Accepted, Amend, Cancel, CancelReason, ClientOrderId, Command, EngineConfig, Event, Fill, InstrumentId,
+    InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty, RejectCode, RestingOrder,
+    SelfTradePrevention, Side, TimeInForce, TradeId, UserId,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -87,17 +87,9 @@ impl RefEngine {
 
     /// Resting orders of an instrument: bids best first, then asks best first, each in queue order.
     pub fn book_orders(&self, instrument: InstrumentId) -> Vec<RestingOrder> {
-        let mut orders: Vec<&RefOrder> = self
-            .orders
-            .iter()
-            .filter(|o| o.instrument == instrument)
-            .collect();
+        let mut orders: Vec<&RefOrder> = self.orders.iter().filter(|o| o.instrument == instrument).collect();
         orders.sort_by_key(|o| {
-            let price_rank = if o.side == Side::Buy {
-                -o.price.0
-            } else {
-                o.price.0
-            };
+            let price_rank = if o.side == Side::Buy { -o.price.0 } else { o.price.0 };
             (o.side, price_rank, o.time)
         });
         orders
@@ -131,10 +123,7 @@ impl RefEngine {
         self.instruments.push(*spec);
         self.trades.push(0);
         let id = InstrumentId(u32::try_from(self.instruments.len() - 1).unwrap());
-        out.push(Event::InstrumentAdded {
-            instrument: id,
-            symbol: spec.symbol,
-        });
+        out.push(Event::InstrumentAdded { instrument: id, symbol: spec.symbol });
         Ok(())
     }
 
@@ -142,10 +131,7 @@ impl RefEngine {
         if user.0 >= self.config.users_max {
             return Err(RejectCode::UnknownUser);
         }
-        self.instruments
-            .get(instrument.0 as usize)
-            .copied()
-            .ok_or(RejectCode::UnknownInstrument)
+        self.instruments.get(instrument.0 as usize).copied().ok_or(RejectCode::UnknownInstrument)
     }
 
     fn check_qty(spec: &InstrumentSpec, qty: Qty) -> Outcome {
@@ -169,9 +155,7 @@ impl RefEngine {
         if client_order_id.is_empty() {
             return None;
         }
-        self.orders
-            .iter()
-            .position(|o| o.user == user && o.client_order_id == *client_order_id)
+        self.orders.iter().position(|o| o.user == user && o.client_order_id == *client_order_id)
     }
 
     fn lowest_free_slot(&self) -> Option<u32> {
@@ -179,22 +163,16 @@ impl RefEngine {
     }
 
     fn levels_in_use(&self) -> usize {
-        let mut levels: Vec<(InstrumentId, Side, Price)> = self
-            .orders
-            .iter()
-            .map(|o| (o.instrument, o.side, o.price))
-            .collect();
+        let mut levels: Vec<(InstrumentId, Side, Price)> =
+            self.orders.iter().map(|o| (o.instrument, o.side, o.price)).collect();
         levels.sort();
         levels.dedup();
         levels.len()
     }
 
     fn best_price(&self, instrument: InstrumentId, side: Side) -> Option<Price> {
-        let prices = self
-            .orders
-            .iter()
-            .filter(|o| o.instrument == instrument && o.side == side)
-            .map(|o| o.price);
+        let prices =
+            self.orders.iter().filter(|o| o.instrument == instrument && o.side == side).map(|o| o.price);
         match side {
             Side::Buy => prices.max(),
             Side::Sell => prices.min(),
@@ -202,8 +180,7 @@ impl RefEngine {
     }
 
     fn would_take(&self, instrument: InstrumentId, side: Side, price: Price) -> bool {
-        self.best_price(instrument, side.opposite())
-            .is_some_and(|best| side.crosses(price, best))
+        self.best_price(instrument, side.opposite()).is_some_and(|best| side.crosses(price, best))
     }
 
     fn level_total(&self, instrument: InstrumentId, side: Side, price: Price) -> Qty {
@@ -216,12 +193,7 @@ impl RefEngine {
     }
 
     fn level_event(&self, instrument: InstrumentId, side: Side, price: Price) -> Event {
-        Event::Level {
-            instrument,
-            side,
-            price,
-            qty: self.level_total(instrument, side, price),
-        }
+        Event::Level { instrument, side, price, qty: self.level_total(instrument, side, price) }
     }
 
     fn check_place(&self, p: &Place) -> Result<u32, RejectCode> {
@@ -287,11 +259,7 @@ impl RefEngine {
             limit: p.price,
             qty: p.qty,
             self_trade: p.self_trade,
-            levels_max: if p.order_type == OrderType::Market {
-                p.levels_max
-            } else {
-                0
-            },
+            levels_max: if p.order_type == OrderType::Market { p.levels_max } else { 0 },
         };
         if p.time_in_force == TimeInForce::Fok {
             let mut trial = self.clone();
@@ -304,11 +272,7 @@ impl RefEngine {
         }
         let stopped = self.match_taker(&mut taker, out);
         if taker.qty.0 == 0 {
-            out.push(Event::Done {
-                order: id,
-                user: p.user,
-                instrument: p.instrument,
-            });
+            out.push(Event::Done { order: id, user: p.user, instrument: p.instrument });
         } else if stopped {
             out.push(cancelled(&taker, CancelReason::SelfTrade));
         } else if slot == ORDER_SLOT_NONE {
@@ -351,10 +315,7 @@ impl RefEngine {
             let Some(price) = self.best_price(taker.instrument, maker_side) else {
                 break;
             };
-            if taker
-                .limit
-                .is_some_and(|limit| !taker.side.crosses(limit, price))
-            {
+            if taker.limit.is_some_and(|limit| !taker.side.crosses(limit, price)) {
                 break;
             }
             if taker.levels_max != 0 && levels_started == taker.levels_max {
@@ -416,27 +377,15 @@ impl RefEngine {
             }));
             if self.orders[i].qty.0 == 0 {
                 self.orders.remove(i);
-                out.push(Event::Done {
-                    order: maker.id,
-                    user: maker.user,
-                    instrument: maker.instrument,
-                });
+                out.push(Event::Done { order: maker.id, user: maker.user, instrument: maker.instrument });
             }
         }
         false
     }
 
-    fn find(
-        &self,
-        user: UserId,
-        instrument: InstrumentId,
-        order: &OrderRef,
-    ) -> Result<usize, RejectCode> {
+    fn find(&self, user: UserId, instrument: InstrumentId, order: &OrderRef) -> Result<usize, RejectCode> {
         let index = match order {
-            OrderRef::Id(id) => self
-                .orders
-                .iter()
-                .position(|o| o.id == *id && o.user == user),
+            OrderRef::Id(id) => self.orders.iter().position(|o| o.id == *id && o.user == user),
             OrderRef::Client(client_order_id) => {
                 if !client_order_id.is_valid() {
                     return Err(RejectCode::InvalidClientOrderId);
@@ -444,9 +393,7 @@ impl RefEngine {
                 self.live_client_id(user, client_order_id)
             }
         };
-        index
-            .filter(|&i| self.orders[i].instrument == instrument)
-            .ok_or(RejectCode::UnknownOrder)
+        index.filter(|&i| self.orders[i].instrument == instrument).ok_or(RejectCode::UnknownOrder)
     }
 
     fn remove_cancelled(&mut self, index: usize, reason: CancelReason, out: &mut Vec<Event>) {
@@ -487,11 +434,7 @@ impl RefEngine {
             self.remove_cancelled(index, CancelReason::MassCancel, out);
         }
         let count = u32::try_from(ids.len()).unwrap();
-        out.push(Event::MassCancelled {
-            user: m.user,
-            instrument: m.instrument,
-            count,
-        });
+        out.push(Event::MassCancelled { user: m.user, instrument: m.instrument, count });
         Ok(())
     }
 
@@ -544,11 +487,7 @@ impl RefEngine {
         };
         let stopped = self.match_taker(&mut taker, out);
         if taker.qty.0 == 0 {
-            out.push(Event::Done {
-                order: o.id,
-                user: o.user,
-                instrument: o.instrument,
-            });
+            out.push(Event::Done { order: o.id, user: o.user, instrument: o.instrument });
         } else if stopped {
             out.push(cancelled(&taker, CancelReason::SelfTrade));
         } else {

@@ -20,15 +20,8 @@ use crate::text::{OrderNames, format_event, parse_command};
 /// One line of a case with its position.
 #[derive(Debug, Clone)]
 enum Step {
-    Command {
-        line: usize,
-        text: String,
-        expected: Vec<String>,
-    },
-    Check {
-        line: usize,
-        text: String,
-    },
+    Command { line: usize, text: String, expected: Vec<String> },
+    Check { line: usize, text: String },
 }
 
 /// A named case.
@@ -53,12 +46,8 @@ pub fn scenario_config() -> EngineConfig {
 
 fn parse_config(text: &str, config: &mut EngineConfig) -> Result<(), String> {
     for pair in text.split_whitespace() {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("bad config {pair:?}"))?;
-        let value: u32 = value
-            .parse()
-            .map_err(|_| format!("bad config value {pair:?}"))?;
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("bad config {pair:?}"))?;
+        let value: u32 = value.parse().map_err(|_| format!("bad config value {pair:?}"))?;
         match key {
             "orders" => config.orders_max = value,
             "levels" => config.levels_max = value,
@@ -80,29 +69,16 @@ pub fn parse_cases(source: &str) -> Result<Vec<Case>, String> {
             continue;
         }
         if let Some(name) = text.strip_prefix("case ") {
-            cases.push(Case {
-                name: name.to_string(),
-                config: scenario_config(),
-                steps: Vec::new(),
-            });
+            cases.push(Case { name: name.to_string(), config: scenario_config(), steps: Vec::new() });
             continue;
         }
-        let case = cases
-            .last_mut()
-            .ok_or_else(|| format!("line {line}: text before the first case"))?;
+        let case = cases.last_mut().ok_or_else(|| format!("line {line}: text before the first case"))?;
         if let Some(config) = text.strip_prefix("config ") {
             parse_config(config, &mut case.config).map_err(|e| format!("line {line}: {e}"))?;
         } else if let Some(command) = text.strip_prefix("> ") {
-            case.steps.push(Step::Command {
-                line,
-                text: command.to_string(),
-                expected: Vec::new(),
-            });
+            case.steps.push(Step::Command { line, text: command.to_string(), expected: Vec::new() });
         } else if let Some(check) = text.strip_prefix("= ") {
-            case.steps.push(Step::Check {
-                line,
-                text: check.to_string(),
-            });
+            case.steps.push(Step::Check { line, text: check.to_string() });
         } else if let Some(Step::Command { expected, .. }) = case.steps.last_mut() {
             expected.push(text.to_string());
         } else {
@@ -126,16 +102,10 @@ fn depth_words(orders: &[ferrex_engine::RestingOrder], side: Side) -> Vec<String
             _ => levels.push((o.price.0, o.qty.0)),
         }
     }
-    levels
-        .iter()
-        .flat_map(|(p, q)| [p.to_string(), format!("x{q}")])
-        .collect()
+    levels.iter().flat_map(|(p, q)| [p.to_string(), format!("x{q}")]).collect()
 }
 
-fn check_words(
-    orders: &[ferrex_engine::RestingOrder],
-    words: &[&str],
-) -> Result<Vec<String>, String> {
+fn check_words(orders: &[ferrex_engine::RestingOrder], words: &[&str]) -> Result<Vec<String>, String> {
     let side = match words.get(2) {
         Some(&"buy") => Side::Buy,
         Some(&"sell") => Side::Sell,
@@ -144,10 +114,7 @@ fn check_words(
     match words[0] {
         "book" => Ok(depth_words(orders, side)),
         "queue" => {
-            let price: i64 = words
-                .get(3)
-                .and_then(|p| p.parse().ok())
-                .ok_or("queue needs a price")?;
+            let price: i64 = words.get(3).and_then(|p| p.parse().ok()).ok_or("queue needs a price")?;
             Ok(orders
                 .iter()
                 .filter(|o| o.side == side && o.price.0 == price)
@@ -196,17 +163,8 @@ impl Subject for RefEngine {
 
 fn expected_check(text: &str) -> Vec<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    let skip = if words.first() == Some(&"queue") {
-        4
-    } else {
-        3
-    };
-    words
-        .iter()
-        .skip(skip)
-        .filter(|w| **w != "-")
-        .map(|w| (*w).to_string())
-        .collect()
+    let skip = if words.first() == Some(&"queue") { 4 } else { 3 };
+    words.iter().skip(skip).filter(|w| **w != "-").map(|w| (*w).to_string()).collect()
 }
 
 fn run_on(case: &Case, subject: &mut dyn Subject, who: &str) -> Result<(), String> {
@@ -215,13 +173,8 @@ fn run_on(case: &Case, subject: &mut dyn Subject, who: &str) -> Result<(), Strin
     subject.run(&setup);
     for step in &case.steps {
         match step {
-            Step::Command {
-                line,
-                text,
-                expected,
-            } => {
-                let command =
-                    parse_command(text, &names).map_err(|e| format!("line {line}: {e}"))?;
+            Step::Command { line, text, expected } => {
+                let command = parse_command(text, &names).map_err(|e| format!("line {line}: {e}"))?;
                 let events = subject.run(&command);
                 names.observe(&events);
                 let got: Vec<String> = events.iter().map(format_event).collect();
@@ -234,15 +187,10 @@ fn run_on(case: &Case, subject: &mut dyn Subject, who: &str) -> Result<(), Strin
                 }
             }
             Step::Check { line, text } => {
-                let got = subject
-                    .check(text)
-                    .map_err(|e| format!("line {line}: {e}"))?;
+                let got = subject.check(text).map_err(|e| format!("line {line}: {e}"))?;
                 let expected = expected_check(text);
                 if got != expected {
-                    return Err(format!(
-                        "{who}, line {line} `= {text}`: got {}",
-                        got.join(" ")
-                    ));
+                    return Err(format!("{who}, line {line} `= {text}`: got {}", got.join(" ")));
                 }
             }
         }

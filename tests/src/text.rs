@@ -15,9 +15,9 @@ use std::fmt::Write as _;
 
 use ferrex_engine::types::ORDER_SLOT_NONE;
 use ferrex_engine::{
-    Amend, Cancel, CancelReason, ClientOrderId, Command, DecimalStep, Event, InstrumentId,
-    InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty,
-    SelfTradePrevention, Side, Symbol, TimeInForce, UserId,
+    Amend, Cancel, CancelReason, ClientOrderId, Command, DecimalStep, Event, InstrumentId, InstrumentSpec,
+    MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty, SelfTradePrevention, Side, Symbol,
+    TimeInForce, UserId,
 };
 
 /// Resolves `#N` (acceptance sequence) to the full order id by remembering accepted ids.
@@ -51,9 +51,7 @@ fn num<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
 }
 
 fn prefixed<T: std::str::FromStr>(word: &str, prefix: &str) -> Result<T, String> {
-    let rest = word
-        .strip_prefix(prefix)
-        .ok_or_else(|| format!("expected {prefix}..., got {word:?}"))?;
+    let rest = word.strip_prefix(prefix).ok_or_else(|| format!("expected {prefix}..., got {word:?}"))?;
     num(rest, prefix)
 }
 
@@ -77,9 +75,7 @@ fn order_ref(word: &str, names: &OrderNames) -> Result<OrderRef, String> {
 }
 
 fn range(text: &str) -> Result<(i64, i64), String> {
-    let (lo, hi) = text
-        .split_once("..")
-        .ok_or_else(|| format!("bad range {text:?}"))?;
+    let (lo, hi) = text.split_once("..").ok_or_else(|| format!("bad range {text:?}"))?;
     Ok((num(lo, "range")?, num(hi, "range")?))
 }
 
@@ -113,9 +109,7 @@ pub fn parse_command(line: &str, names: &OrderNames) -> Result<Command, String> 
             }
             Ok(Command::AddInstrument(spec))
         }
-        ["place", user, instrument, s, kind, rest @ ..] => {
-            parse_place(user, instrument, s, kind, rest)
-        }
+        ["place", user, instrument, s, kind, rest @ ..] => parse_place(user, instrument, s, kind, rest),
         ["cancel", user, instrument, order] => Ok(Command::Cancel(Cancel {
             user: UserId(prefixed(user, "u")?),
             instrument: InstrumentId(prefixed(instrument, "i")?),
@@ -140,13 +134,7 @@ pub fn parse_command(line: &str, names: &OrderNames) -> Result<Command, String> 
     }
 }
 
-fn parse_place(
-    user: &str,
-    instrument: &str,
-    s: &str,
-    kind: &str,
-    rest: &[&str],
-) -> Result<Command, String> {
+fn parse_place(user: &str, instrument: &str, s: &str, kind: &str, rest: &[&str]) -> Result<Command, String> {
     let mut place = Place {
         user: UserId(prefixed(user, "u")?),
         instrument: InstrumentId(prefixed(instrument, "i")?),
@@ -156,10 +144,7 @@ fn parse_place(
     let mut words = rest.iter();
     match kind {
         "limit" => {
-            place.price = Some(Price(num(
-                words.next().ok_or("limit needs a price")?,
-                "price",
-            )?));
+            place.price = Some(Price(num(words.next().ok_or("limit needs a price")?, "price")?));
         }
         "market" => {
             place.order_type = OrderType::Market;
@@ -253,29 +238,10 @@ pub fn format_event(event: &Event) -> String {
             side_name(f.aggressor)
         ),
         Event::Done { order: o, user, .. } => format!("done {} u{}", order(*o), user.0),
-        Event::Cancelled {
-            order: o,
-            user,
-            qty,
-            reason,
-            ..
-        } => {
-            format!(
-                "cancelled {} u{} x{} {}",
-                order(*o),
-                user.0,
-                qty.0,
-                reason_name(*reason)
-            )
+        Event::Cancelled { order: o, user, qty, reason, .. } => {
+            format!("cancelled {} u{} x{} {}", order(*o), user.0, qty.0, reason_name(*reason))
         }
-        Event::Amended {
-            order: o,
-            user,
-            price,
-            qty,
-            priority_kept,
-            ..
-        } => format!(
+        Event::Amended { order: o, user, price, qty, priority_kept, .. } => format!(
             "amended {} u{} {} x{} {}",
             order(*o),
             user.0,
@@ -283,25 +249,10 @@ pub fn format_event(event: &Event) -> String {
             qty.0,
             if *priority_kept { "kept" } else { "lost" }
         ),
-        Event::Level {
-            instrument,
-            side,
-            price,
-            qty,
-        } => {
-            format!(
-                "level i{} {} {} x{}",
-                instrument.0,
-                side_name(*side),
-                price.0,
-                qty.0
-            )
+        Event::Level { instrument, side, price, qty } => {
+            format!("level i{} {} {} x{}", instrument.0, side_name(*side), price.0, qty.0)
         }
-        Event::MassCancelled {
-            user,
-            instrument,
-            count,
-        } => match instrument {
+        Event::MassCancelled { user, instrument, count } => match instrument {
             Some(i) => format!("mass-cancelled u{} i{} {count}", user.0, i.0),
             None => format!("mass-cancelled u{} all {count}", user.0),
         },

@@ -8,76 +8,51 @@ use ferrex_tests::generate::{CommandGen, SplitMix64, differential_config, market
 
 const COMMANDS: usize = 50_000;
 
-fn run(
-    engine: &mut Engine,
-    generator: &mut CommandGen,
-    rng: &mut SplitMix64,
-    events: &mut Vec<Event>,
-    kinds: &mut [bool; 5],
-) {
-    for _ in 0..COMMANDS {
-        let command = generator.next(rng).expect("seeded source never ends");
-        kinds[match command {
-            Command::AddInstrument(_) => 0,
-            Command::Place(_) => 1,
-            Command::Cancel(_) => 2,
-            Command::Amend(_) => 3,
-            Command::MassCancel(_) => 4,
-        }] = true;
-        events.clear();
-        engine.apply(&command, events);
-        generator.observe(events);
+struct Workload {
+    engine: Engine,
+    generator: CommandGen,
+    rng: SplitMix64,
+    events: Vec<Event>,
+}
+
+impl Workload {
+    /// Applies `COMMANDS` generated commands; returns which command kinds occurred.
+    fn run(&mut self) -> [bool; 5] {
+        let mut kinds = [false; 5];
+        for _ in 0..COMMANDS {
+            let command = self.generator.next(&mut self.rng).expect("seeded source never ends");
+            kinds[match command {
+                Command::AddInstrument(_) => 0,
+                Command::Place(_) => 1,
+                Command::Cancel(_) => 2,
+                Command::Amend(_) => 3,
+                Command::MassCancel(_) => 4,
+            }] = true;
+            self.events.clear();
+            self.engine.apply(&command, &mut self.events);
+            self.generator.observe(&self.events);
+        }
+        kinds
     }
 }
 
 #[test]
 fn no_allocation_per_command_after_warm_up() {
-    let config = EngineConfig {
-        orders_max: 4096,
-        levels_max: 1024,
-        ..differential_config()
+    let config = EngineConfig { orders_max: 4096, levels_max: 1024, ..differential_config() };
+    let mut workload = Workload {
+        engine: Engine::new(config).unwrap(),
+        generator: CommandGen::new(0),
+        rng: SplitMix64(42),
+        events: Vec::with_capacity(4096),
     };
-    let mut engine = Engine::new(config).unwrap();
-    let mut events = Vec::with_capacity(4096);
-    let mut generator = CommandGen::new(0);
-    let mut rng = SplitMix64(42);
-    engine.apply(
-        &Command::AddInstrument(market_spec("BTC-USDT")),
-        &mut events,
-    );
-    generator.observe(&events);
+    workload.engine.apply(&Command::AddInstrument(market_spec("BTC-USDT")), &mut workload.events);
+    workload.generator.observe(&workload.events);
+    workload.run();
+    assert_eq!(workload.engine.instruments_len(), config.instruments_max as usize, "warm-up lists all");
+    assert!(workload.engine.resting_orders_len() > 0, "warm-up leaves orders resting");
     let mut kinds = [false; 5];
-    run(
-        &mut engine,
-        &mut generator,
-        &mut rng,
-        &mut events,
-        &mut kinds,
-    );
-    assert_eq!(
-        engine.instruments_len(),
-        config.instruments_max as usize,
-        "warm-up lists every instrument"
-    );
-    assert!(
-        engine.resting_orders_len() > 0,
-        "warm-up leaves orders resting"
-    );
-    let mut kinds = [false; 5];
-    let info = allocation_counter::measure(|| {
-        run(
-            &mut engine,
-            &mut generator,
-            &mut rng,
-            &mut events,
-            &mut kinds,
-        );
-    });
+    let info = allocation_counter::measure(|| kinds = workload.run());
     assert_eq!(kinds, [true; 5], "every command kind was measured");
-    assert_eq!(
-        info.count_total, 0,
-        "{} allocations in {COMMANDS} commands",
-        info.count_total
-    );
-    engine.check_invariants().unwrap();
+    assert_eq!(info.count_total, 0, "{} allocations in {COMMANDS} commands", info.count_total);
+    workload.engine.check_invariants().unwrap();
 }

@@ -22,10 +22,7 @@ fn run(engine: &mut Engine, seed: u64, count: usize) -> (Vec<Event>, Vec<u64>) {
 
 fn fresh() -> Engine {
     let mut engine = Engine::new(differential_config()).unwrap();
-    engine.apply(
-        &Command::AddInstrument(market_spec("BTC-USDT")),
-        &mut Vec::new(),
-    );
+    engine.apply(&Command::AddInstrument(market_spec("BTC-USDT")), &mut Vec::new());
     engine
 }
 
@@ -34,14 +31,8 @@ fn same_commands_same_events_and_hashes() {
     for seed in 1..=20 {
         let (events_a, hashes_a) = run(&mut fresh(), seed, 1_000);
         let (events_b, hashes_b) = run(&mut fresh(), seed, 1_000);
-        assert_eq!(
-            events_a, events_b,
-            "seed {seed}: events differ between identical runs"
-        );
-        assert_eq!(
-            hashes_a, hashes_b,
-            "seed {seed}: hashes differ between identical runs"
-        );
+        assert_eq!(events_a, events_b, "seed {seed}: events differ between identical runs");
+        assert_eq!(hashes_a, hashes_b, "seed {seed}: hashes differ between identical runs");
     }
 }
 
@@ -61,10 +52,7 @@ fn hash_changes_with_state_and_only_with_state() {
     // Consecutive hashes are equal exactly when... at least the hash moved often: every accepted
     // order changes the id sequence.
     let changes = hashes.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(
-        changes > 500,
-        "hash changed only {changes} times in 2000 commands"
-    );
+    assert!(changes > 500, "hash changed only {changes} times in 2000 commands");
     // A rejected command leaves the hash alone.
     let before = engine.state_hash();
     let bad = Command::Amend(Amend {
@@ -81,10 +69,7 @@ fn hash_changes_with_state_and_only_with_state() {
     // A quantity change of one resting order changes it.
     let resting = (0..engine.instruments_len())
         .flat_map(|i| {
-            engine
-                .book_orders(InstrumentId(u32::try_from(i).unwrap()))
-                .into_iter()
-                .map(move |o| (i, o))
+            engine.book_orders(InstrumentId(u32::try_from(i).unwrap())).into_iter().map(move |o| (i, o))
         })
         .find(|(_, o)| o.qty.0 > 2)
         .expect("some order rests with quantity above 2");
@@ -98,15 +83,6 @@ fn hash_changes_with_state_and_only_with_state() {
     });
     events.clear();
     engine.apply(&amend, &mut events);
-    assert!(
-        matches!(
-            events[0],
-            Event::Amended {
-                priority_kept: true,
-                ..
-            }
-        ),
-        "{events:?}"
-    );
+    assert!(matches!(events[0], Event::Amended { priority_kept: true, .. }), "{events:?}");
     assert_ne!(engine.state_hash(), before);
 }

@@ -12,10 +12,7 @@ use ferrex_tests::generate::SplitMix64;
 const COMMANDS_PER_SEED: usize = 2_000;
 
 fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number"))
-    })
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number")))
 }
 
 fn kind(event: &Event) -> &'static str {
@@ -62,27 +59,11 @@ fn engine_matches_reference_on_random_sequences() {
         }
     }
     if seeds.len() > 1 {
-        let missing: Vec<_> = RejectCode::ALL
-            .iter()
-            .filter(|c| !codes.contains(c))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "reject codes never reached: {missing:?}"
-        );
-        let missing: Vec<_> = CancelReason::ALL
-            .iter()
-            .filter(|r| !reasons.contains(r))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "cancel reasons never reached: {missing:?}"
-        );
+        let missing: Vec<_> = RejectCode::ALL.iter().filter(|c| !codes.contains(c)).collect();
+        assert!(missing.is_empty(), "reject codes never reached: {missing:?}");
+        let missing: Vec<_> = CancelReason::ALL.iter().filter(|r| !reasons.contains(r)).collect();
+        assert!(missing.is_empty(), "cancel reasons never reached: {missing:?}");
         assert_eq!(kinds.len(), 9, "event kinds reached: {kinds:?}");
-        assert_eq!(
-            priority,
-            [true, true],
-            "amends that keep and lose priority both happen"
-        );
+        assert_eq!(priority, [true, true], "amends that keep and lose priority both happen");
     }
 }

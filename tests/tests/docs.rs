@@ -5,12 +5,7 @@ use ferrex_engine::{CancelReason, RejectCode};
 fn rows(doc: &str) -> Vec<Vec<String>> {
     doc.lines()
         .filter(|l| l.starts_with("| ") && l.chars().nth(2).is_some_and(|c| c.is_ascii_digit()))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
         .collect()
 }
 

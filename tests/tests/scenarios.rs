@@ -9,11 +9,7 @@ fn matching_rules_scenarios() {
     assert!(cases.len() >= 25, "only {} cases", cases.len());
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|case| {
-            run_case(case)
-                .err()
-                .map(|e| format!("case `{}`: {e}", case.name))
-        })
+        .filter_map(|case| run_case(case).err().map(|e| format!("case `{}`: {e}", case.name)))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
