@@ -12,14 +12,19 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrex_bench::{mix, ops, peer, time_commands};
 
+/// Operations per prepared chunk (divided by an operation's weight: a 20-fill crossing consumes 20
+/// resting orders).
 const CHUNK: u64 = 10_000;
+/// The peer workload's size, as in `ferrex-bench engine`.
+const PEER_ORDERS: usize = 100_000;
 
-/// Runs `iters` operations in chunks; `chunk(n)` returns the timed nanoseconds of `n` operations.
-fn chunked(iters: u64, mut chunk: impl FnMut(usize) -> f64) -> Duration {
+/// Runs `iters` operations in chunks of at most `chunk_max`; `chunk(n)` returns the timed
+/// nanoseconds of `n` operations.
+fn chunked(iters: u64, chunk_max: u64, mut chunk: impl FnMut(usize) -> f64) -> Duration {
     let mut total_ns = 0.0;
     let mut left = iters;
     while left > 0 {
-        let n = left.min(CHUNK);
+        let n = left.min(chunk_max);
         total_ns += chunk(usize::try_from(n).expect("small"));
         left -= n;
     }
@@ -28,9 +33,10 @@ fn chunked(iters: u64, mut chunk: impl FnMut(usize) -> f64) -> Duration {
 
 fn operations(c: &mut Criterion) {
     let mut group = c.benchmark_group("operations");
-    for (name, _) in ops::OPERATIONS {
+    for (name, weight) in ops::OPERATIONS {
+        let chunk_max = CHUNK / weight as u64;
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| chunked(iters, |n| ops::run(ops::prepare(name, n)) * n as f64));
+            b.iter_custom(|iters| chunked(iters, chunk_max, |n| ops::run(ops::prepare(name, n)) * n as f64));
         });
     }
     group.finish();
@@ -58,12 +64,15 @@ fn peer_comparison(c: &mut Criterion) {
     let mut group = c.benchmark_group("peer");
     for crossing in [false, true] {
         let kind = if crossing { "crossing" } else { "passive" };
-        let orders = peer::orders(usize::try_from(CHUNK).expect("small"), crossing, 7);
+        let orders = peer::orders(PEER_ORDERS, crossing, 7);
+        let chunk_max = PEER_ORDERS as u64;
         group.bench_function(format!("ferrex {kind} add"), |b| {
-            b.iter_custom(|iters| chunked(iters, |n| peer::ferrex(&orders[..n]).0 * n as f64));
+            b.iter_custom(|iters| chunked(iters, chunk_max, |n| peer::ferrex(&orders[..n]).0 * n as f64));
         });
         group.bench_function(format!("lobster {kind} add"), |b| {
-            b.iter_custom(|iters| chunked(iters, |n| peer::lobster_run(&orders[..n]).0 * n as f64));
+            b.iter_custom(|iters| {
+                chunked(iters, chunk_max, |n| peer::lobster_run(&orders[..n]).0 * n as f64)
+            });
         });
     }
     group.finish();

@@ -21,8 +21,8 @@ use crate::matching::Taker;
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
 use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SLOT_BITS, ORDER_SLOT_NONE, OrderId, OrderType, Price,
-    Qty, Side, Symbol, TimeInForce, UserId,
+    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SEQUENCE_MAX, ORDER_SLOT_NONE, OrderId, OrderType,
+    Price, Qty, Side, Symbol, TimeInForce, UserId,
 };
 
 /// Capacity limits, fixed for the life of an engine. All memory is sized from these.
@@ -239,6 +239,9 @@ impl Engine {
         {
             return Err(RejectCode::DuplicateClientOrderId);
         }
+        if self.orders_accepted >= ORDER_SEQUENCE_MAX {
+            return Err(RejectCode::OrderIdsExhausted);
+        }
         let rests = place.order_type == OrderType::Limit && place.time_in_force == TimeInForce::Gtc;
         let slot = if rests {
             let slot = self.slots.lowest_free().ok_or(RejectCode::OrdersFull)?;
@@ -258,7 +261,6 @@ impl Engine {
     fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         let (book, slot) = self.validate_place(place)?;
         self.orders_accepted += 1;
-        assert!(self.orders_accepted < 1 << (64 - ORDER_SLOT_BITS), "order id space exhausted");
         let id = OrderId::new(self.orders_accepted, slot);
         out.push(Event::Accepted(Accepted {
             order: id,
@@ -617,5 +619,72 @@ impl Engine {
             self.books[book].side_mut(side).remove(level.price);
             self.levels.release(level_index);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{DecimalStep, ORDER_SEQUENCE_MAX};
+
+    fn engine_with_instrument() -> Engine {
+        let mut engine =
+            Engine::new(EngineConfig { orders_max: 8, levels_max: 8, ..EngineConfig::default() }).unwrap();
+        let spec = InstrumentSpec {
+            symbol: Symbol::new("T").unwrap(),
+            tick: DecimalStep { units: 1, scale: 0 },
+            lot: DecimalStep { units: 1, scale: 0 },
+            qty_min: Qty(1),
+            qty_max: Qty(100),
+            price_min: Price(1),
+            price_max: Price(100),
+        };
+        engine.apply(&Command::AddInstrument(spec), &mut Vec::new());
+        engine
+    }
+
+    fn buy(price: i64) -> Command {
+        Command::Place(Place {
+            user: UserId(1),
+            instrument: InstrumentId(0),
+            price: Some(Price(price)),
+            qty: Qty(1),
+            ..Place::default()
+        })
+    }
+
+    #[test]
+    fn order_ids_run_out_with_a_reject_not_a_panic() {
+        let mut engine = engine_with_instrument();
+        engine.orders_accepted = ORDER_SEQUENCE_MAX - 1;
+        let mut events = Vec::new();
+        engine.apply(&buy(10), &mut events);
+        let Event::Accepted(accepted) = events[0] else { panic!("{events:?}") };
+        assert_eq!(accepted.order.sequence(), ORDER_SEQUENCE_MAX);
+        events.clear();
+        let before = engine.state_hash();
+        engine.apply(&buy(11), &mut events);
+        assert_eq!(events, [Event::Rejected { user: UserId(1), code: RejectCode::OrderIdsExhausted }]);
+        assert_eq!(engine.state_hash(), before);
+        engine.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn quantities_that_could_overflow_a_level_total_are_refused_at_listing() {
+        let mut engine = engine_with_instrument();
+        let mut spec = *engine.spec(InstrumentId(0)).unwrap();
+        spec.symbol = Symbol::new("U").unwrap();
+        spec.qty_max = Qty(crate::types::QTY_LOTS_MAX + 1);
+        let mut events = Vec::new();
+        engine.apply(&Command::AddInstrument(spec), &mut events);
+        assert_eq!(events, [Event::Rejected { user: UserId(0), code: RejectCode::InvalidInstrumentSpec }]);
+    }
+
+    #[test]
+    fn config_limits_are_checked() {
+        let bad = EngineConfig { orders_max: 0, ..EngineConfig::default() };
+        assert!(matches!(Engine::new(bad), Err(ConfigError::OutOfRange { name: "orders_max", .. })));
+        let bad = EngineConfig { orders_max: ORDER_SLOT_NONE, ..EngineConfig::default() };
+        assert!(Engine::new(bad).is_err(), "the slot value ORDER_SLOT_NONE must stay free");
     }
 }

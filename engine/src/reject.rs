@@ -49,11 +49,13 @@ pub enum RejectCode {
     LevelsFull = 4002,
     /// Every instrument slot is in use.
     InstrumentsFull = 4003,
+    /// The engine has accepted as many orders as its order ids can number (2^40 - 1).
+    OrderIdsExhausted = 4004,
 }
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 20] = [
+    pub const ALL: [RejectCode; 21] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -74,6 +76,7 @@ impl RejectCode {
         RejectCode::OrdersFull,
         RejectCode::LevelsFull,
         RejectCode::InstrumentsFull,
+        RejectCode::OrderIdsExhausted,
     ];
 
     /// The stable numeric code.
@@ -109,6 +112,7 @@ impl RejectCode {
             RejectCode::OrdersFull => "order capacity exhausted",
             RejectCode::LevelsFull => "price level capacity exhausted",
             RejectCode::InstrumentsFull => "instrument capacity exhausted",
+            RejectCode::OrderIdsExhausted => "order id space exhausted",
         }
     }
 

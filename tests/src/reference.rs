@@ -5,11 +5,11 @@
 //! decided by a real trial match on a clone. It shares no code with the engine beyond the public
 //! command and event types, and follows the rules written in the engine's docs:
 //! - validation order: user, instrument, client id bytes, quantity, order-type rules, price,
-//!   duplicate client id, capacity (order slot, then level), post-only;
+//!   duplicate client id, order id space, capacity (order slot, then level), post-only;
 //! - order id = acceptance sequence << 24 | lowest free slot (`ORDER_SLOT_NONE` for non-resting);
 //! - event order as in `ferrex_engine::event`.
 
-use ferrex_engine::types::ORDER_SLOT_NONE;
+use ferrex_engine::types::{ORDER_SEQUENCE_MAX, ORDER_SLOT_NONE};
 use ferrex_engine::{
     Accepted, Amend, Cancel, CancelReason, ClientOrderId, Command, EngineConfig, Event, Fill, InstrumentId,
     InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty, RejectCode, RestingOrder,
@@ -222,6 +222,9 @@ impl RefEngine {
         }
         if self.live_client_id(p.user, &p.client_order_id).is_some() {
             return Err(RejectCode::DuplicateClientOrderId);
+        }
+        if self.accepted >= ORDER_SEQUENCE_MAX {
+            return Err(RejectCode::OrderIdsExhausted);
         }
         let mut slot = ORDER_SLOT_NONE;
         if p.order_type == OrderType::Limit && p.time_in_force == TimeInForce::Gtc {
