@@ -59,7 +59,11 @@ pub struct ByteSource<'a>(pub &'a [u8]);
 
 impl Source for ByteSource<'_> {
     fn below(&mut self, bound: u64) -> Option<u64> {
-        let take = if bound <= 256 { 1 } else { 4 };
+        let take = match bound {
+            0..=256 => 1,
+            257..=0xFFFF_FFFF => 4,
+            _ => 8,
+        };
         if self.0.len() < take {
             return None;
         }
@@ -134,7 +138,8 @@ impl CommandGen {
                 user: user(s)?,
                 instrument: if s.below(2)? == 0 { None } else { Some(self.instrument(s)?) },
             }),
-            _ => Command::AddInstrument(add_spec(s)?),
+            93..=97 => Command::AddInstrument(add_spec(s)?),
+            _ => wild(s)?,
         })
     }
 
@@ -250,4 +255,81 @@ fn add_spec(s: &mut dyn Source) -> Option<ferrex_engine::InstrumentSpec> {
         spec.qty_min = Qty(0);
     }
     Some(spec)
+}
+
+/// Any 64-bit value, with the edges (0, 1, -1, MIN, MAX) likely.
+fn raw(s: &mut dyn Source) -> Option<u64> {
+    Some(match s.below(8)? {
+        0 => 0,
+        1 => 1,
+        2 => u64::MAX,
+        3 => 1 << 63,
+        4 => (1 << 63) - 1,
+        _ => s.below(u64::MAX)?,
+    })
+}
+
+/// Truncating on purpose: any bit pattern is a valid input.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn raw_i64(s: &mut dyn Source) -> Option<i64> {
+    raw(s).map(|v| v as i64)
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn raw_u32(s: &mut dyn Source) -> Option<u32> {
+    raw(s).map(|v| v as u32)
+}
+
+fn raw_bytes<const N: usize>(s: &mut dyn Source) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    let len = usize::try_from(s.below(N as u64 + 1)?).ok()?;
+    for b in &mut out[..len] {
+        *b = u8::try_from(s.below(256)?).ok()?;
+    }
+    Some(out)
+}
+
+/// A command with arbitrary field values: whatever a client could put in the bytes. Nothing here may
+/// panic the engine; almost all of it is rejected, identically by engine and reference.
+fn wild(s: &mut dyn Source) -> Option<Command> {
+    let (user, instrument) = (UserId(raw_u32(s)?), InstrumentId(raw_u32(s)?));
+    let order = if s.below(2)? == 0 {
+        OrderRef::Id(OrderId(raw(s)?))
+    } else {
+        OrderRef::Client(ClientOrderId(raw_bytes(s)?))
+    };
+    Some(match s.below(5)? {
+        0 => Command::Place(Place {
+            user,
+            instrument,
+            client_order_id: ClientOrderId(raw_bytes(s)?),
+            side: if s.below(2)? == 0 { Side::Buy } else { Side::Sell },
+            order_type: if s.below(2)? == 0 { OrderType::Limit } else { OrderType::Market },
+            price: if s.below(2)? == 0 { None } else { Some(Price(raw_i64(s)?)) },
+            qty: Qty(raw_i64(s)?),
+            time_in_force: [TimeInForce::Gtc, TimeInForce::Ioc, TimeInForce::Fok]
+                [usize::try_from(s.below(3)?).ok()?],
+            post_only: s.below(2)? == 0,
+            self_trade: SelfTradePrevention::CancelBoth,
+            levels_max: raw_u32(s)?,
+        }),
+        1 => Command::Cancel(Cancel { user, instrument, order }),
+        2 => Command::Amend(Amend {
+            user,
+            instrument,
+            order,
+            price: Price(raw_i64(s)?),
+            qty: Qty(raw_i64(s)?),
+        }),
+        3 => Command::MassCancel(MassCancel { user, instrument: Some(instrument) }),
+        _ => Command::AddInstrument(ferrex_engine::InstrumentSpec {
+            symbol: ferrex_engine::Symbol(raw_bytes(s)?),
+            tick: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: u8::try_from(s.below(256)?).ok()? },
+            lot: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: u8::try_from(s.below(256)?).ok()? },
+            qty_min: Qty(raw_i64(s)?),
+            qty_max: Qty(raw_i64(s)?),
+            price_min: Price(raw_i64(s)?),
+            price_max: Price(raw_i64(s)?),
+        }),
+    })
 }
