@@ -1,8 +1,10 @@
 //! Storage of the books: the order arena record, price levels and the sorted sides.
 //!
-//! - [`Order`]: one cache line (64 bytes, aligned) per arena slot. Orders of a level form a doubly
+//! - [`Order`]: 40 bytes per arena slot (measured faster than padding it to a 64-byte line: more
+//!   orders per cache line beats never straddling two).
+//! - [`Links`]: 16 bytes per slot in a dense array beside the arena. Orders of a level form a doubly
 //!   linked FIFO queue (`prev`/`next`); orders of a user form a second list (`user_prev`/`user_next`)
-//!   in acceptance order, which is ascending order id.
+//!   in acceptance order, which is ascending order id. Unlinking writes only neighbours' links.
 //! - [`Level`]: 32 bytes, held in [`LevelPool`], a fixed pool with a LIFO free list.
 //! - [`BookSide`]: the levels of one side sorted by key, *best last*: key = price for bids and
 //!   -price for asks, so the best level is always `last()` and taking it is a `pop()`.
@@ -20,7 +22,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 /// A resting order. Fields are meaningful only while its slot is taken.
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub(crate) struct Order {
     pub(crate) id: OrderId,
     pub(crate) price: Price,
@@ -30,17 +32,28 @@ pub(crate) struct Order {
     pub(crate) instrument: InstrumentId,
     /// The level it rests in (a `LevelPool` index).
     pub(crate) level: u32,
-    pub(crate) prev: u32,
-    pub(crate) next: u32,
-    pub(crate) user_prev: u32,
-    pub(crate) user_next: u32,
     pub(crate) side: Side,
     pub(crate) self_trade: SelfTradePrevention,
     pub(crate) post_only: bool,
     pub(crate) has_client_id: bool,
 }
 
-const _: () = assert!(size_of::<Order>() == 64);
+const _: () = assert!(size_of::<Order>() == 40);
+
+/// The links of an arena slot: its level queue (`prev`/`next`) and its user's list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Links {
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    pub(crate) user_prev: u32,
+    pub(crate) user_next: u32,
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links { prev: NIL, next: NIL, user_prev: NIL, user_next: NIL }
+    }
+}
 
 /// A price level: a FIFO queue of orders at one price.
 #[derive(Clone, Copy, Debug)]

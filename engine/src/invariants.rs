@@ -87,12 +87,12 @@ impl Engine {
                         "order {:?} side/book mismatch",
                         o.id
                     );
-                    ensure!(o.prev == prev, "order {:?} prev link broken", o.id);
+                    ensure!(self.links[slot as usize].prev == prev, "order {:?} prev link broken", o.id);
                     ensure!(o.id.slot() == slot, "order {:?} sits in slot {slot}", o.id);
                     count += 1;
                     total += o.qty.0;
                     prev = slot;
-                    slot = o.next;
+                    slot = self.links[slot as usize].next;
                 }
                 ensure!(level.tail == prev, "level {:?} tail broken", level.price);
                 ensure!(level.count == count, "level {:?} count {} != {count}", level.price, level.count);
@@ -110,13 +110,13 @@ impl Engine {
                 let o = &self.orders[slot as usize];
                 ensure!(!self.slots.is_free(slot), "user {user} lists free slot {slot}");
                 ensure!(o.user.0 as usize == user, "user {user} lists order {:?} of {:?}", o.id, o.user);
-                ensure!(o.user_prev == prev, "user {user} list prev link broken");
+                ensure!(self.links[slot as usize].user_prev == prev, "user {user} list prev link broken");
                 if prev != NIL {
                     ensure!(self.orders[prev as usize].id < o.id, "user {user} list not in id order");
                 }
                 count += 1;
                 prev = slot;
-                slot = o.user_next;
+                slot = self.links[slot as usize].user_next;
             }
             ensure!(list.tail == prev && list.count == count, "user {user} list tail/count broken");
             listed += count as usize;

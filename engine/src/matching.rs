@@ -96,6 +96,7 @@ impl Engine {
         let mut slot = self.levels.levels[level as usize].head;
         while slot != NIL && taker.qty.0 > 0 {
             let maker = self.orders[slot as usize];
+            let next = self.links[slot as usize].next;
             if maker.user == taker.user && taker.self_trade != SelfTradePrevention::None {
                 let cancel_maker = matches!(
                     taker.self_trade,
@@ -115,11 +116,11 @@ impl Engine {
                 if taker.self_trade != SelfTradePrevention::CancelMaker {
                     return true;
                 }
-                slot = maker.next;
+                slot = next;
                 continue;
             }
             self.trade(book, slot, taker, out);
-            slot = maker.next;
+            slot = next;
         }
         false
     }
@@ -180,7 +181,7 @@ impl Engine {
                 if needed <= 0 {
                     return true;
                 }
-                slot = maker.next;
+                slot = self.links[slot as usize].next;
             }
         }
         false

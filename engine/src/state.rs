@@ -100,7 +100,7 @@ impl Engine {
                 let mut slot = self.levels.levels[level as usize].head;
                 while slot != NIL {
                     visit(level, slot);
-                    slot = self.orders[slot as usize].next;
+                    slot = self.links[slot as usize].next;
                 }
             }
         }
@@ -147,6 +147,7 @@ impl Engine {
     pub fn heap_bytes(&self) -> usize {
         let books: usize = self.books.iter().map(|b| b.bids.heap_bytes() + b.asks.heap_bytes()).sum();
         self.orders.capacity() * size_of::<crate::book::Order>()
+            + self.links.capacity() * size_of::<crate::book::Links>()
             + self.client_ids.capacity() * size_of::<ClientOrderId>()
             + self.slots.heap_bytes()
             + self.levels.heap_bytes()
@@ -156,10 +157,14 @@ impl Engine {
             + self.client_index.heap_bytes()
     }
 
-    /// Heap bytes that every order slot costs whether or not it is used: the arena record, the client
-    /// order id, the client index entries and the slot bitmap bit.
+    /// Heap bytes that every order slot costs whether or not it is used: the arena record, its links,
+    /// the client order id, the client index entries and the slot bitmap bit (rounded up to a byte).
     pub fn bytes_per_order_slot() -> usize {
-        size_of::<crate::book::Order>() + size_of::<ClientOrderId>() + 2 * size_of::<u32>() + 1
+        size_of::<crate::book::Order>()
+            + size_of::<crate::book::Links>()
+            + size_of::<ClientOrderId>()
+            + 2 * size_of::<u32>()
+            + 1
     }
 }
 
