@@ -177,7 +177,7 @@ fn large_book(sizes: &Sizes) {
         result.orders, result.levels, result.build_ns, result.mix_ns, result.heap_bytes_per_order
     );
     println!(
-        "fixed cost per order slot (arena record + client id + index + bitmap): {} bytes\n",
+        "fixed cost per order slot (record + links + client id + index + bitmap): {} bytes\n",
         ferrex_engine::Engine::bytes_per_order_slot()
     );
 }
