@@ -27,7 +27,7 @@ struct Cli {
 enum Harness {
     /// The matching engine: operations, exchange-core mix, large book, lobster comparison.
     Engine {
-        /// Smaller batches and fewer rounds (about 20 s instead of a few minutes).
+        /// Smaller batches and fewer rounds (about 2 s instead of about 10 s here).
         #[arg(long)]
         quick: bool,
         /// Run one part only.

@@ -290,7 +290,10 @@ impl Engine {
             out.push(Self::taker_cancelled(&taker, CancelReason::FillOrKill));
             return Ok(());
         }
-        let self_trade_stop = self.match_taker(book, &mut taker, out);
+        // A limit order that does not cross (the common passive add) skips the matcher entirely.
+        let crosses = place.order_type == OrderType::Market
+            || self.would_take(book, place.side, place.price.expect("checked: limit"));
+        let self_trade_stop = crosses && self.match_taker(book, &mut taker, out);
         if taker.qty.0 == 0 {
             out.push(Event::Done { order: id, user: place.user, instrument: place.instrument });
         } else if self_trade_stop {

@@ -5,13 +5,17 @@
 //!
 //! Handing out the *lowest* free slot (not the last freed one) makes slot choice, and with it order
 //! ids, a function of the set of live orders alone: the state hash and snapshots need no free list.
-//! Complexity: `lowest_free`, `take` and `release` touch one word per level (4 levels for 2^24 slots).
+//! Complexity: `lowest_free` O(1) (cached); `take` and `release` touch one word per level (4 levels
+//! for 2^24 slots) at most, and `take` of the lowest slot descends the levels only when its word
+//! empties (once in 64 takes in sequence).
 
 /// Free-slot bitmap over `0..capacity`.
 #[derive(Clone, Debug)]
 pub(crate) struct SlotBitmap {
     levels: Vec<Vec<u64>>,
     free: u32,
+    /// The lowest free slot (meaningless when `free` is 0), kept current by `take` and `release`.
+    lowest: u32,
 }
 
 impl SlotBitmap {
@@ -33,7 +37,7 @@ impl SlotBitmap {
             }
             bits = words;
         }
-        SlotBitmap { levels, free: capacity }
+        SlotBitmap { levels, free: capacity, lowest: 0 }
     }
 
     /// Number of free slots.
@@ -41,8 +45,14 @@ impl SlotBitmap {
         self.free
     }
 
-    /// The lowest free slot.
+    /// The lowest free slot: O(1).
     pub(crate) fn lowest_free(&self) -> Option<u32> {
+        debug_assert!(self.free == 0 || Some(self.lowest) == self.search_lowest());
+        (self.free > 0).then_some(self.lowest)
+    }
+
+    /// The lowest free slot by descending the summary levels.
+    fn search_lowest(&self) -> Option<u32> {
         if self.free == 0 {
             return None;
         }
@@ -74,11 +84,23 @@ impl SlotBitmap {
             }
             index /= 64;
         }
+        if slot == self.lowest {
+            // Usually the next free slot shares the word (no lower bit is free): no descent.
+            let word = self.levels[0][slot as usize / 64];
+            self.lowest = if word != 0 {
+                (slot & !63) + word.trailing_zeros()
+            } else {
+                self.search_lowest().unwrap_or(0)
+            };
+        }
     }
 
     /// Marks a used slot free.
     pub(crate) fn release(&mut self, slot: u32) {
         assert!(!self.is_free(slot), "slot {slot} released twice");
+        if self.free == 0 || slot < self.lowest {
+            self.lowest = slot;
+        }
         self.free += 1;
         let mut index = slot as usize;
         for level in &mut self.levels {
