@@ -151,4 +151,29 @@ mod tests {
         }
         assert_eq!(bitmap.lowest_free(), None);
     }
+
+    /// Random takes (always of the lowest, as the engine does) and releases against a sorted set.
+    #[test]
+    fn cached_lowest_matches_a_model_under_churn() {
+        let mut bitmap = SlotBitmap::new(5_000);
+        let mut free: std::collections::BTreeSet<u32> = (0..5_000).collect();
+        let mut state = 99u64;
+        for step in 0..50_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            if state >> 63 == 0 && !free.is_empty() {
+                let slot = bitmap.lowest_free().unwrap();
+                assert_eq!(Some(&slot), free.first(), "step {step}");
+                bitmap.take(slot);
+                free.remove(&slot);
+            } else {
+                let slot = u32::try_from((state >> 20) % 5_000).unwrap();
+                if !free.contains(&slot) {
+                    bitmap.release(slot);
+                    free.insert(slot);
+                }
+            }
+            assert_eq!(bitmap.lowest_free(), free.first().copied(), "step {step}");
+            assert_eq!(bitmap.free() as usize, free.len());
+        }
+    }
 }
