@@ -9,10 +9,13 @@
 //! - [`BookSide`]: the levels of one side sorted by key, *best last*: key = price for bids and
 //!   -price for asks, so the best level is always `last()` and taking it is a `pop()`.
 //!
+//! Invariants: a side's keys strictly increase; its last entry is live (never a tombstone); its price
+//! index holds exactly its live levels; a free level is empty.
+//!
 //! Complexity: best price O(1); joining an existing level O(1) (price index); creating a level
-//! O(log L) binary search plus a shift up to the nearest tombstone (usually none: removals leave
-//! tombstones where the book is active); removing a level O(log L) with no shift. Known limitation:
-//! creating a level in a side with no tombstone shifts the levels better than it.
+//! O(log L) binary search plus a shift to a tombstone within `TOMBSTONE_REACH` (often none is needed:
+//! removals leave tombstones where the book is active); removing a level O(log L) with no shift.
+//! Known limitation: creating a level with no tombstone nearby shifts the levels better than it.
 
 use crate::price_index::PriceIndex;
 use crate::types::{InstrumentId, InstrumentSpec, OrderId, Price, Qty, SelfTradePrevention, Side, UserId};
