@@ -30,13 +30,14 @@ use crate::types::{
 pub struct EngineConfig {
     /// Resting orders across all books; at most 2^24 - 2.
     pub orders_max: u32,
-    /// Price levels across all books and sides.
+    /// Price levels across all books and sides; at most 2^26.
     pub levels_max: u32,
-    /// Instruments.
+    /// Instruments; at most 2^20.
     pub instruments_max: u32,
-    /// Users; user ids are `0..users_max`.
+    /// Users; user ids are `0..users_max`; at most 2^24.
     pub users_max: u32,
-    /// Levels reserved per book side when an instrument is added (a side grows past it if needed).
+    /// Levels reserved per book side when an instrument is added (a side grows past it if needed);
+    /// at most 2^16.
     pub side_levels_reserved: u32,
     /// Seed of the client order id index's hash (part of the configuration, so still deterministic).
     pub hash_seed: u64,
@@ -117,10 +118,12 @@ impl Engine {
     /// An empty engine with every buffer allocated.
     pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
         check_range("orders_max", config.orders_max, ORDER_SLOT_NONE - 1)?;
-        check_range("levels_max", config.levels_max, u32::MAX - 1)?;
+        // Upper bounds keep a mistyped config from asking for terabytes: 2^26 levels are 2 GiB of
+        // level pool, 2^24 users 192 MiB of list heads.
+        check_range("levels_max", config.levels_max, 1 << 26)?;
         check_range("instruments_max", config.instruments_max, 1 << 20)?;
-        check_range("users_max", config.users_max, 1 << 28)?;
-        check_range("side_levels_reserved", config.side_levels_reserved, 1 << 20)?;
+        check_range("users_max", config.users_max, 1 << 24)?;
+        check_range("side_levels_reserved", config.side_levels_reserved, 1 << 16)?;
         Ok(Engine {
             config,
             orders: prefaulted(config.orders_max as usize, Order::default()),
