@@ -13,8 +13,14 @@
 //! - no panic on bad input: every malformed or impossible command is a [`Event::Rejected`] with a
 //!   stable [`RejectCode`]; a panic means a broken internal invariant.
 //!
-//! Known limitations: capacity checks are conservative (a GTC order needs a free order slot and a
-//! free level even if it would fill completely); see each module's docs for its own.
+//! Known limitations:
+//! - capacity checks are conservative (a GTC order needs a free order slot and a free level even if
+//!   it would fill completely);
+//! - one command's events are unbounded in number: a market order sweeping a deep book or a mass
+//!   cancel of a user with many orders emits events in proportion (about two per fill or cancel).
+//!   The caller's buffer grows (one allocation) when a command outgrows every earlier one; the
+//!   runtime's output ring must be sized for the largest command it admits;
+//! - see each module's docs for its own.
 
 #![forbid(unsafe_code)]
 
