@@ -178,10 +178,10 @@ impl BookSide {
     }
 
     /// The level at `price`: O(1) through the price index.
-    pub(crate) fn level_of(&self, price: Price) -> Option<u32> {
+    pub(crate) fn level_of(&self, price: Price, pool: &LevelPool) -> Option<u32> {
         match self.keys.last() {
             Some(&last) if last == self.key(price) => self.levels.last().copied(),
-            _ => self.index.get(price.0),
+            _ => self.index.get(price.0, &pool.levels),
         }
     }
 
@@ -194,10 +194,10 @@ impl BookSide {
     }
 
     /// Adds a level at a price the side does not have.
-    pub(crate) fn insert(&mut self, price: Price, level: u32) {
+    pub(crate) fn insert(&mut self, price: Price, level: u32, pool: &LevelPool) {
         let key = self.key(price);
         let at = self.position(key);
-        self.index.insert(price.0, level);
+        self.index.insert(price.0, level, &pool.levels);
         let (keys, levels) = (&mut self.keys, &mut self.levels);
         if at < keys.len() && keys[at] == key {
             assert!(levels[at] == NIL, "inserting a price the side already has");
@@ -254,14 +254,14 @@ impl BookSide {
     }
 
     /// Removes the level at `price`, which must exist.
-    pub(crate) fn remove(&mut self, price: Price) {
+    pub(crate) fn remove(&mut self, price: Price, pool: &LevelPool) {
         let key = self.key(price);
         let at = self.position(key);
         assert!(
             at < self.keys.len() && self.keys[at] == key && self.levels[at] != NIL,
             "removing a level that is not in its side"
         );
-        self.index.remove(price.0);
+        self.index.remove(price.0, &pool.levels);
         self.levels[at] = NIL;
         self.tombstones += 1;
         while self.levels.last() == Some(&NIL) {
@@ -358,40 +358,50 @@ mod tests {
 
     #[test]
     fn sides_keep_best_last() {
+        let mut pool = LevelPool::new(8);
         let mut asks = BookSide::new(Side::Sell, 4);
-        for (i, p) in [105, 101, 103].into_iter().enumerate() {
-            asks.insert(Price(p), u32::try_from(i).unwrap());
+        for p in [105, 101, 103] {
+            let level = pool.alloc(Price(p));
+            asks.insert(Price(p), level, &pool);
         }
         assert_eq!(asks.best(), Some(1), "lowest ask is best");
         assert_eq!(asks.iter_best_first().collect::<Vec<_>>(), vec![1, 2, 0]);
-        assert_eq!(asks.level_of(Price(103)), Some(2));
-        asks.remove(Price(103));
-        assert_eq!(asks.level_of(Price(103)), None);
+        assert_eq!(asks.level_of(Price(103), &pool), Some(2));
+        asks.remove(Price(103), &pool);
+        pool.release(2);
+        assert_eq!(asks.level_of(Price(103), &pool), None);
         assert_eq!(asks.iter_best_first().collect::<Vec<_>>(), vec![1, 0]);
         let mut bids = BookSide::new(Side::Buy, 4);
-        for (i, p) in [99, 100, 98].into_iter().enumerate() {
-            bids.insert(Price(p), u32::try_from(i).unwrap());
-        }
-        assert_eq!(bids.best(), Some(1), "highest bid is best");
-        assert_eq!(bids.level_of(Price(98)), Some(2));
+        let levels: Vec<u32> = [99, 100, 98]
+            .into_iter()
+            .map(|p| {
+                let level = pool.alloc(Price(p));
+                bids.insert(Price(p), level, &pool);
+                level
+            })
+            .collect();
+        assert_eq!(bids.best(), Some(levels[1]), "highest bid is best");
+        assert_eq!(bids.level_of(Price(98), &pool), Some(levels[2]));
     }
 
     /// Random inserts and removals against a `BTreeMap`, with compactions and tombstone reuse.
     #[test]
     fn side_matches_a_sorted_map_under_churn() {
         for side in [Side::Buy, Side::Sell] {
+            let mut pool = LevelPool::new(128);
             let mut book_side = BookSide::new(side, 2);
             let mut model = std::collections::BTreeMap::new();
             let mut state = 12_345u64;
             for step in 0..20_000u32 {
                 state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 let price = Price(1_000 + i64::try_from(state >> 58).unwrap() * 3);
-                if let std::collections::btree_map::Entry::Vacant(e) = model.entry(price) {
-                    e.insert(step);
-                    book_side.insert(price, step);
+                if let Some(level) = model.remove(&price) {
+                    book_side.remove(price, &pool);
+                    pool.release(level);
                 } else {
-                    model.remove(&price);
-                    book_side.remove(price);
+                    let level = pool.alloc(price);
+                    model.insert(price, level);
+                    book_side.insert(price, level, &pool);
                 }
                 let expected: Vec<u32> = match side {
                     Side::Buy => model.values().rev().copied().collect(),
@@ -399,6 +409,9 @@ mod tests {
                 };
                 assert_eq!(book_side.iter_best_first().collect::<Vec<_>>(), expected, "step {step}");
                 assert_eq!(book_side.len(), model.len());
+                for (&p, &level) in &model {
+                    assert_eq!(book_side.level_of(p, &pool), Some(level), "step {step}");
+                }
                 assert!(book_side.keys.windows(2).all(|w| w[0] < w[1]), "keys sorted at step {step}");
                 assert!(book_side.levels.last() != Some(&NIL), "trailing tombstone at step {step}");
             }

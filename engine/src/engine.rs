@@ -555,11 +555,11 @@ impl Engine {
     fn enqueue(&mut self, book: usize, slot: u32, out: &mut Vec<Event>) {
         let Order { side, price, qty, .. } = self.orders[slot as usize];
         let book_side = self.books[book].side_mut(side);
-        let level = if let Some(level) = book_side.level_of(price) {
+        let level = if let Some(level) = book_side.level_of(price, &self.levels) {
             level
         } else {
             let level = self.levels.alloc(price);
-            book_side.insert(price, level);
+            book_side.insert(price, level, &self.levels);
             level
         };
         self.append_to_queue(level, slot);
@@ -623,7 +623,7 @@ impl Engine {
             qty: level.total,
         });
         if level.count == 0 {
-            self.books[book].side_mut(side).remove(level.price);
+            self.books[book].side_mut(side).remove(level.price, &self.levels);
             self.levels.release(level_index);
         }
     }
