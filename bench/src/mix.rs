@@ -15,7 +15,7 @@ use ferrex_engine::{
 use crate::{Rng, apply_all, engine_with_book};
 
 const MID: i64 = 100_000;
-const HALF_WIDTH_TICKS: i64 = 900;
+const HALF_WIDTH_TICKS: i64 = 1200;
 const ORDERS_TARGET: usize = 1_000;
 
 /// A generated mix.
