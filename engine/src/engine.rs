@@ -8,8 +8,10 @@
 //!
 //! Complexity per command: place O(levels taken + fills + log L); cancel O(1) plus O(log L) when it
 //! empties its level; amend as cancel plus place; mass cancel O(orders of the user).
-//! Memory is allocated in `Engine::new` and `AddInstrument` only; a book side's level array grows
-//! (amortised) past its reservation only when the book gets deeper than ever before.
+//! Memory is allocated in `Engine::new` and `AddInstrument` only; a book side's level arrays and
+//! price index grow (amortised) past their reservation only when the book gets deeper than ever
+//! before. `UserOrders::count` is kept for the per-user open-order limit of issue 3 and checked by
+//! `check_invariants`.
 
 use std::collections::BTreeMap;
 
