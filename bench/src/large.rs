@@ -68,10 +68,9 @@ pub fn run(orders: usize, instruments: u32, mix: usize) -> LargeResult {
         side_levels_reserved: 64,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(config).expect("valid config");
-    let listing: Vec<Command> =
-        (0..instruments).map(|i| Command::AddInstrument(spec(&format!("I{i}")))).collect();
-    apply_all(&mut engine, &listing);
+    let listing: Vec<ferrex_engine::InstrumentSpec> =
+        (0..instruments).map(|i| spec(&format!("I{i}"))).collect();
+    let mut engine = ferrex_tests::fixture::engine_with(config, &listing);
     let mut rng = Rng(11);
     let shapes: Vec<(u32, Side, i64)> = (0..orders).map(|_| random_order(instruments, &mut rng)).collect();
     let build: Vec<Command> = shapes.iter().map(|&(i, s, p)| place(i, s, p, &mut rng)).collect();

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod peer;
 
 use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol};
+use ferrex_tests::fixture;
 
 /// The workloads' deterministic generator: the test kit's `SplitMix64`.
 pub use ferrex_tests::generate::SplitMix64 as Rng;
@@ -28,11 +29,14 @@ pub fn spec(symbol: &str) -> InstrumentSpec {
     InstrumentSpec {
         symbol: Symbol::new(symbol).expect("valid symbol"),
         tick: ferrex_engine::DecimalStep { units: 1, scale: 2 },
-        lot: ferrex_engine::DecimalStep { units: 1, scale: 3 },
+        lot: ferrex_engine::DecimalStep { units: 1, scale: 2 },
         qty_min: Qty(1),
         qty_max: Qty(1_000_000_000),
         price_min: Price(1),
         price_max: Price(1_000_000_000),
+        base: fixture::BTC,
+        quote: fixture::USDT,
+        ..InstrumentSpec::default()
     }
 }
 
@@ -46,9 +50,7 @@ pub fn engine_with_book(orders_max: u32) -> Engine {
         side_levels_reserved: 4096,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(config).expect("valid config");
-    apply_all(&mut engine, &[Command::AddInstrument(spec("BENCH"))]);
-    engine
+    fixture::engine_with(config, &[spec("BENCH")])
 }
 
 /// Applies commands untimed, returning the ids of accepted orders in order.

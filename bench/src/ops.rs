@@ -207,6 +207,7 @@ fn market_sweep(takers: usize, levels: usize) -> Prepared {
                 time_in_force: TimeInForce::Ioc,
                 qty: Qty(i64::try_from(levels).expect("small")),
                 levels_max: u32::try_from(levels).expect("small"),
+                quote_budget: 1_000_000_000_000,
                 ..Place::default()
             })
         })

@@ -6,16 +6,81 @@
 //!
 //! Quantities in [`Amend`] are the new *open* (leaves) quantity, not a new total.
 
+use crate::ledger::SystemAccount;
 use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side,
-    TimeInForce, UserId,
+    AssetId, AssetSpec, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty, Role,
+    SelfTradePrevention, Side, TenantId, TimeInForce, TxId, UserId,
 };
 
 /// One input of the engine.
+///
+/// Admin commands name their `actor`: the engine checks its role (see `docs/MONEY.md`, "Who may do
+/// what"). User 0 is the exchange's own operator and exists from the start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Admin: list a new instrument (its id is the next free one).
-    AddInstrument(InstrumentSpec),
+    /// Operator: create a tenant.
+    CreateTenant {
+        /// Who asks.
+        actor: UserId,
+        /// The new tenant's id (below `tenants_max`, not yet used).
+        tenant: TenantId,
+    },
+    /// Operator, or an admin of the tenant: create a user.
+    CreateUser {
+        /// Who asks.
+        actor: UserId,
+        /// The new user's id (below `users_max`, not yet used).
+        user: UserId,
+        /// Its tenant.
+        tenant: TenantId,
+        /// Its role (operators belong to tenant 0; tenant admins cannot create operators).
+        role: Role,
+    },
+    /// Operator: add an asset (its id is the next free one).
+    AddAsset {
+        /// Who asks.
+        actor: UserId,
+        /// Symbol and scale.
+        spec: AssetSpec,
+    },
+    /// Operator: list a new instrument (its id is the next free one).
+    AddInstrument {
+        /// Who asks.
+        actor: UserId,
+        /// The instrument.
+        spec: InstrumentSpec,
+    },
+    /// Deposit or withdraw (idempotent by transaction id).
+    Transfer(Transfer),
+    /// Operator or tenant admin: hold (positive amount) or release (negative) a user's funds.
+    AdminHold {
+        /// Who asks.
+        actor: UserId,
+        /// Whose funds.
+        user: UserId,
+        /// Which asset.
+        asset: AssetId,
+        /// Positive: available to held; negative: back from the admin hold to available.
+        amount: i64,
+    },
+    /// Operator or tenant admin: suspend a user (it may only cancel) or resume it.
+    SetUserSuspended {
+        /// Who asks.
+        actor: UserId,
+        /// Which user.
+        user: UserId,
+        /// Suspended or not.
+        suspended: bool,
+    },
+    /// Operator: halt an instrument (no new orders or amends; cancels allowed) or resume it.
+    SetInstrumentHalted {
+        /// Who asks.
+        actor: UserId,
+        /// Which instrument.
+        instrument: InstrumentId,
+        /// Halted or not.
+        halted: bool,
+    },
     /// Place an order.
     Place(Place),
     /// Cancel one order.
@@ -24,6 +89,30 @@ pub enum Command {
     Amend(Amend),
     /// Cancel every resting order of a user, or of a user on one instrument.
     MassCancel(MassCancel),
+}
+
+/// Whose account a transfer moves money in or out of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountRef {
+    /// A user's account.
+    User(UserId),
+    /// A system account of the asset (operators only).
+    System(SystemAccount),
+}
+
+/// A deposit (positive amount) or withdrawal (negative amount), from available balance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// Who asks: an operator, or an admin of the user's tenant.
+    pub actor: UserId,
+    /// Which account.
+    pub account: AccountRef,
+    /// Which asset.
+    pub asset: AssetId,
+    /// Idempotency key: larger than the account owner's last accepted one.
+    pub tx: TxId,
+    /// Positive: deposit; negative: withdrawal. Minor units; never zero.
+    pub amount: i64,
 }
 
 /// Names an order: by the engine's id or by the owner's client order id.
@@ -61,6 +150,9 @@ pub struct Place {
     /// Market orders: the most price levels the order may take from; 0 for no bound. A market order
     /// needs a price bound, a level bound, or both. Must be 0 on limit orders.
     pub levels_max: u32,
+    /// Spot market buys: the most quote to spend on notional (minor units; fees come on top), or 0
+    /// for none. A spot market buy needs a budget or a price bound; IOC only.
+    pub quote_budget: i64,
 }
 
 /// Cancel one order.

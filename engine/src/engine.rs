@@ -19,12 +19,15 @@ use crate::book::{Book, LevelPool, Links, NIL, Order, UserOrders};
 use crate::client_index::ClientIndex;
 use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
 use crate::event::{Accepted, CancelReason, Event};
+use crate::ledger::Ledger;
 use crate::matching::Taker;
+use crate::money::{FeeRates, Funds, base_unit, quote_unit};
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
+use crate::spot::Market;
 use crate::types::{
-    ClientOrderId, InstrumentId, InstrumentSpec, ORDER_SEQUENCE_MAX, ORDER_SLOT_NONE, OrderId, OrderType,
-    Price, Qty, Side, Symbol, TimeInForce, UserId,
+    ClientOrderId, InstrumentId, InstrumentKind, InstrumentSpec, NOTIONAL_MAX, ORDER_SEQUENCE_MAX,
+    ORDER_SLOT_NONE, OrderId, OrderType, Price, Qty, Side, Symbol, TimeInForce, UserId,
 };
 
 /// Capacity limits, fixed for the life of an engine. All memory is sized from these.
@@ -43,6 +46,10 @@ pub struct EngineConfig {
     pub side_levels_reserved: u32,
     /// Seed of the client order id index's hash (part of the configuration, so still deterministic).
     pub hash_seed: u64,
+    /// Tenants; tenant ids are `0..tenants_max`; at most 2^20.
+    pub tenants_max: u32,
+    /// Assets; at most 2^10. Accounts take `users_max * assets_max * 16` bytes.
+    pub assets_max: u32,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +61,8 @@ impl Default for EngineConfig {
             users_max: 1 << 16,
             side_levels_reserved: 64,
             hash_seed: 0x5eed_f3e7_c0de_0001,
+            tenants_max: 1024,
+            assets_max: 16,
         }
     }
 }
@@ -71,6 +80,9 @@ pub enum ConfigError {
         /// Its largest allowed value.
         max: u32,
     },
+    /// `users_max * assets_max` above 2^28 accounts (4 GiB).
+    #[error("users_max * assets_max must be at most 2^28")]
+    TooManyAccounts,
 }
 
 /// The client index's hash of (user, client order id).
@@ -114,6 +126,12 @@ pub struct Engine {
     pub(crate) client_index: ClientIndex,
     /// Orders accepted so far; the sequence part of the last order id.
     pub(crate) orders_accepted: u64,
+    /// Tenants, users, assets, balances.
+    pub(crate) ledger: Ledger,
+    /// The money side of each instrument, by instrument id.
+    pub(crate) markets: Vec<Market>,
+    /// Money state of each resting order, by slot (cold: read at fills, cancels and amends).
+    pub(crate) order_funds: Vec<Funds>,
 }
 
 impl Engine {
@@ -126,6 +144,11 @@ impl Engine {
         check_range("instruments_max", config.instruments_max, 1 << 20)?;
         check_range("users_max", config.users_max, 1 << 24)?;
         check_range("side_levels_reserved", config.side_levels_reserved, 1 << 16)?;
+        check_range("tenants_max", config.tenants_max, 1 << 20)?;
+        check_range("assets_max", config.assets_max, 1 << 10)?;
+        if u64::from(config.users_max) * u64::from(config.assets_max) > 1 << 28 {
+            return Err(ConfigError::TooManyAccounts);
+        }
         Ok(Engine {
             config,
             orders: prefaulted(config.orders_max as usize, Order::default()),
@@ -138,6 +161,9 @@ impl Engine {
             users: prefaulted(config.users_max as usize, UserOrders::default()),
             client_index: ClientIndex::new(config.orders_max),
             orders_accepted: 0,
+            ledger: Ledger::new(config.tenants_max, config.users_max, config.assets_max),
+            markets: Vec::with_capacity(config.instruments_max as usize),
+            order_funds: prefaulted(config.orders_max as usize, Funds::default()),
         })
     }
 
@@ -148,22 +174,44 @@ impl Engine {
 
     /// Applies one command, appending its events to `out` (which is not cleared).
     pub fn apply(&mut self, command: &Command, out: &mut Vec<Event>) {
-        let (user, result) = match command {
-            Command::AddInstrument(spec) => (UserId(0), self.add_instrument(spec, out)),
-            Command::Place(place) => (place.user, self.place(place, out)),
-            Command::Cancel(cancel) => (cancel.user, self.cancel(cancel, out)),
-            Command::Amend(amend) => (amend.user, self.amend(amend, out)),
-            Command::MassCancel(mass) => (mass.user, self.mass_cancel(mass, out)),
+        let (user, result) = match *command {
+            Command::CreateTenant { actor, tenant } => (actor, self.create_tenant(actor, tenant, out)),
+            Command::CreateUser { actor, user, tenant, role } => {
+                (actor, self.create_user((actor, user, tenant, role), out))
+            }
+            Command::AddAsset { actor, spec } => (actor, self.add_asset(actor, &spec, out)),
+            Command::AddInstrument { actor, spec } => (actor, self.add_instrument(actor, &spec, out)),
+            Command::Transfer(transfer) => (transfer.actor, self.transfer(&transfer, out)),
+            Command::AdminHold { actor, user, asset, amount } => {
+                (actor, self.admin_hold((actor, user, asset, amount), out))
+            }
+            Command::SetUserSuspended { actor, user, suspended } => {
+                (actor, self.set_user_suspended((actor, user, suspended), out))
+            }
+            Command::SetInstrumentHalted { actor, instrument, halted } => {
+                (actor, self.set_instrument_halted((actor, instrument, halted), out))
+            }
+            Command::Place(ref place) => (place.user, self.place(place, out)),
+            Command::Cancel(ref cancel) => (cancel.user, self.cancel(cancel, out)),
+            Command::Amend(ref amend) => (amend.user, self.amend(amend, out)),
+            Command::MassCancel(ref mass) => (mass.user, self.mass_cancel(mass, out)),
         };
         if let Err(code) = result {
             out.push(Event::Rejected { user, code });
         }
     }
 
-    fn add_instrument(&mut self, spec: &InstrumentSpec, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+    fn add_instrument(
+        &mut self,
+        actor: UserId,
+        spec: &InstrumentSpec,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RejectCode> {
+        self.require_operator(actor)?;
         if !spec.is_valid() {
             return Err(RejectCode::InvalidInstrumentSpec);
         }
+        let market = self.market_of(spec)?;
         if self.symbols.contains_key(&spec.symbol) {
             return Err(RejectCode::DuplicateSymbol);
         }
@@ -172,19 +220,63 @@ impl Engine {
         }
         let id = InstrumentId(u32::try_from(self.books.len()).expect("instruments_max fits u32"));
         self.books.push(Book::new(*spec, self.config.side_levels_reserved as usize));
+        self.markets.push(market);
         self.symbols.insert(spec.symbol, id);
         out.push(Event::InstrumentAdded { instrument: id, symbol: spec.symbol });
         Ok(())
     }
 
-    fn check_user(&self, user: UserId) -> Result<(), RejectCode> {
-        if user.0 >= self.config.users_max {
-            return Err(RejectCode::UnknownUser);
+    /// The money side of a spec: its assets exist and its units are exact and bounded.
+    fn market_of(&self, spec: &InstrumentSpec) -> Result<Market, RejectCode> {
+        let base = self.check_asset(spec.base)?.spec;
+        let quote = self.check_asset(spec.quote)?.spec;
+        let quote_unit =
+            quote_unit(spec.tick, spec.lot, quote.scale).ok_or(RejectCode::InvalidInstrumentSpec)?;
+        let base_unit = match spec.kind {
+            InstrumentKind::Spot => {
+                base_unit(spec.lot, base.scale).ok_or(RejectCode::InvalidInstrumentSpec)?
+            }
+            InstrumentKind::Perpetual => 0,
+        };
+        let notional_max = i128::from(spec.price_max.0) * i128::from(spec.qty_max.0) * i128::from(quote_unit);
+        let base_max = i128::from(spec.qty_max.0) * i128::from(base_unit);
+        if spec.kind == InstrumentKind::Spot && spec.base == spec.quote
+            || notional_max > i128::from(NOTIONAL_MAX)
+            || base_max > i128::from(NOTIONAL_MAX)
+        {
+            return Err(RejectCode::InvalidInstrumentSpec);
+        }
+        Ok(Market {
+            kind: spec.kind,
+            base: spec.base,
+            quote: spec.quote,
+            quote_unit,
+            base_unit,
+            fees: FeeRates {
+                maker_bps: i64::from(spec.maker_fee_bps),
+                taker_bps: i64::from(spec.taker_fee_bps),
+            },
+            halted: false,
+        })
+    }
+
+    /// The user exists.
+    pub(crate) fn check_user(&self, user: UserId) -> Result<(), RejectCode> {
+        self.ledger.user(user).map(|_| ()).ok_or(RejectCode::UnknownUser)
+    }
+
+    /// The user exists, is not suspended, and the instrument is not halted.
+    fn check_may_trade(&self, user: UserId, book: usize) -> Result<(), RejectCode> {
+        if self.ledger.users[user.0 as usize].suspended {
+            return Err(RejectCode::UserSuspended);
+        }
+        if self.markets[book].halted {
+            return Err(RejectCode::InstrumentHalted);
         }
         Ok(())
     }
 
-    fn book_index(&self, instrument: InstrumentId) -> Result<usize, RejectCode> {
+    pub(crate) fn book_index(&self, instrument: InstrumentId) -> Result<usize, RejectCode> {
         let index = instrument.0 as usize;
         if index >= self.books.len() {
             return Err(RejectCode::UnknownInstrument);
@@ -230,7 +322,7 @@ impl Engine {
                 if place.time_in_force == TimeInForce::Gtc || place.post_only {
                     return Err(RejectCode::InvalidTimeInForce);
                 }
-                if place.price.is_none() && place.levels_max == 0 {
+                if place.price.is_none() && place.levels_max == 0 && place.quote_budget <= 0 {
                     return Err(RejectCode::MarketWithoutProtection);
                 }
             }
@@ -238,8 +330,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Validates a placement; returns the book index and the slot the order would rest in.
-    fn validate_place(&self, place: &Place) -> Result<(usize, u32), RejectCode> {
+    /// The hold a new spot order needs, checked against the available balance.
+    fn place_hold(&self, book: usize, place: &Place) -> Result<i64, RejectCode> {
+        let market = &self.markets[book];
+        if place.quote_budget != 0 {
+            let allowed = market.kind == InstrumentKind::Spot
+                && place.order_type == OrderType::Market
+                && place.side == Side::Buy
+                && place.time_in_force == TimeInForce::Ioc
+                && place.quote_budget > 0
+                && place.quote_budget <= NOTIONAL_MAX;
+            if !allowed {
+                return Err(RejectCode::InvalidBudget);
+            }
+        } else if place.side == Side::Buy && place.price.is_none() {
+            return Err(RejectCode::MarketBuyWithoutBudget);
+        }
+        let hold =
+            market.order_hold(place.side, place.price, place.qty, place.quote_budget, &Funds::default());
+        if hold > self.ledger.balance(place.user, market.held_asset(place.side)).available {
+            return Err(RejectCode::InsufficientBalance);
+        }
+        Ok(hold)
+    }
+
+    /// Validates a placement; returns the book index, the slot the order would rest in and its hold.
+    fn validate_place(&self, place: &Place) -> Result<(usize, u32, i64), RejectCode> {
         self.check_user(place.user)?;
         let book = self.book_index(place.instrument)?;
         if !place.client_order_id.is_valid() {
@@ -251,6 +367,7 @@ impl Engine {
         if let Some(price) = place.price {
             Self::check_price(spec, price)?;
         }
+        self.check_may_trade(place.user, book)?;
         if !place.client_order_id.is_empty()
             && self.find_client_order(place.user, &place.client_order_id).is_some()
         {
@@ -272,11 +389,12 @@ impl Engine {
         if place.post_only && self.would_take(book, place.side, place.price.expect("checked: limit")) {
             return Err(RejectCode::PostOnlyWouldTake);
         }
-        Ok((book, slot))
+        let hold = self.place_hold(book, place)?;
+        Ok((book, slot, hold))
     }
 
     fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
-        let (book, slot) = self.validate_place(place)?;
+        let (book, slot, hold) = self.validate_place(place)?;
         self.orders_accepted += 1;
         let id = OrderId::new(self.orders_accepted, slot);
         out.push(Event::Accepted(Accepted {
@@ -290,9 +408,14 @@ impl Engine {
             qty: place.qty,
             self_trade: place.self_trade,
         }));
-        let mut taker = Taker::from_place(id, place);
+        let market = self.markets[book];
+        self.ledger.hold(place.user, market.held_asset(place.side), hold);
+        let mut taker = Taker::from_place(id, place, market.quote_unit);
+        taker.funds.held = hold;
         if place.time_in_force == TimeInForce::Fok && !self.can_fill(book, &taker) {
             out.push(Self::taker_cancelled(&taker, CancelReason::FillOrKill));
+            self.release_funds(book, place.user, place.side, &mut taker.funds);
+            self.push_market_balances(book, place.user, out);
             return Ok(());
         }
         // A limit order that does not cross (the common passive add) skips the matcher entirely.
@@ -306,6 +429,8 @@ impl Engine {
         } else if slot == ORDER_SLOT_NONE {
             out.push(Self::taker_cancelled(&taker, CancelReason::Unfilled));
         } else {
+            self.order_funds[slot as usize] = taker.funds;
+            taker.funds.held = 0;
             self.slots.take(slot);
             let order = &mut self.orders[slot as usize];
             *order = Order {
@@ -327,6 +452,8 @@ impl Engine {
             self.attach_owner(slot);
             self.enqueue(book, slot, out);
         }
+        self.release_funds(book, place.user, place.side, &mut taker.funds);
+        self.push_market_balances(book, place.user, out);
         Ok(())
     }
 
@@ -409,6 +536,7 @@ impl Engine {
             reason,
         });
         self.report_level(book, order.level, order.side, out);
+        self.push_market_balances(book, order.user, out);
     }
 
     fn amend(&mut self, amend: &Amend, out: &mut Vec<Event>) -> Result<(), RejectCode> {
@@ -418,26 +546,59 @@ impl Engine {
         let spec = &self.books[book].spec;
         Self::check_qty(spec, amend.qty)?;
         Self::check_price(spec, amend.price)?;
+        self.check_may_trade(amend.user, book)?;
         let order = self.orders[slot as usize];
-        if amend.price == order.price {
-            if amend.qty == order.qty {
-                return Err(RejectCode::AmendNoChange);
+        if amend.price == order.price && amend.qty == order.qty {
+            return Err(RejectCode::AmendNoChange);
+        }
+        if amend.price != order.price {
+            if order.post_only && self.would_take(book, order.side, amend.price) {
+                return Err(RejectCode::PostOnlyWouldTake);
             }
+            if self.levels.free() == 0 {
+                return Err(RejectCode::LevelsFull);
+            }
+        }
+        let hold = self.amend_hold(book, slot, amend)?;
+        self.rehold(book, slot, hold);
+        if amend.price == order.price {
             self.amend_in_level(slot, amend.qty, out);
             self.report_level(book, order.level, order.side, out);
-            return Ok(());
+        } else {
+            out.push(Self::amended(&order, amend.price, amend.qty, false));
+            self.dequeue(slot);
+            self.report_level(book, order.level, order.side, out);
+            self.reprice(book, slot, amend.price, amend.qty, out);
         }
-        if order.post_only && self.would_take(book, order.side, amend.price) {
-            return Err(RejectCode::PostOnlyWouldTake);
-        }
-        if self.levels.free() == 0 {
-            return Err(RejectCode::LevelsFull);
-        }
-        out.push(Self::amended(&order, amend.price, amend.qty, false));
-        self.dequeue(slot);
-        self.report_level(book, order.level, order.side, out);
-        self.reprice(book, slot, amend.price, amend.qty, out);
+        self.push_market_balances(book, amend.user, out);
         Ok(())
+    }
+
+    /// The hold of an amended order, checked against what is available besides its current hold.
+    fn amend_hold(&self, book: usize, slot: u32, amend: &Amend) -> Result<i64, RejectCode> {
+        let market = &self.markets[book];
+        let order = &self.orders[slot as usize];
+        let funds = &self.order_funds[slot as usize];
+        let hold = market.order_hold(order.side, Some(amend.price), amend.qty, 0, funds);
+        let available = self.ledger.balance(order.user, market.held_asset(order.side)).available;
+        if hold - funds.held > available {
+            return Err(RejectCode::InsufficientBalance);
+        }
+        Ok(hold)
+    }
+
+    /// Sets a resting order's hold, moving the difference between available and held.
+    fn rehold(&mut self, book: usize, slot: u32, hold: i64) {
+        let order = self.orders[slot as usize];
+        let asset = self.markets[book].held_asset(order.side);
+        let funds = &mut self.order_funds[slot as usize];
+        let delta = hold - funds.held;
+        funds.held = hold;
+        if delta >= 0 {
+            self.ledger.hold(order.user, asset, delta);
+        } else {
+            self.ledger.release(order.user, asset, -delta);
+        }
     }
 
     fn amended(order: &Order, price: Price, qty: Qty, priority_kept: bool) -> Event {
@@ -472,9 +633,11 @@ impl Engine {
         order.price = price;
         order.qty = qty;
         let order = *order;
-        let mut taker = Taker::from_resting(&order);
+        let quote_unit = self.markets[book].quote_unit;
+        let mut taker = Taker::from_resting(&order, quote_unit, self.order_funds[slot as usize]);
         let self_trade_stop = self.match_taker(book, &mut taker, out);
         self.orders[slot as usize].qty = taker.qty;
+        self.order_funds[slot as usize] = taker.funds;
         if taker.qty.0 == 0 {
             self.detach_owner(slot);
             out.push(Event::Done { order: order.id, user: order.user, instrument: order.instrument });
@@ -528,9 +691,13 @@ impl Engine {
         }
     }
 
-    /// Removes a dequeued order from its user's list and the client index and frees its slot.
+    /// Removes a dequeued order from its user's list and the client index, releases what it still
+    /// holds and frees its slot.
     pub(crate) fn detach_owner(&mut self, slot: u32) {
         let order = self.orders[slot as usize];
+        let mut funds = self.order_funds[slot as usize];
+        self.release_funds(order.instrument.0 as usize, order.user, order.side, &mut funds);
+        self.order_funds[slot as usize] = funds;
         if order.has_client_id {
             let hash = self.slot_client_hash(slot);
             let (orders, client_ids, seed) = (&self.orders, &self.client_ids, self.config.hash_seed);
@@ -639,6 +806,26 @@ mod tests {
     fn engine_with_instrument() -> Engine {
         let mut engine =
             Engine::new(EngineConfig { orders_max: 8, levels_max: 8, ..EngineConfig::default() }).unwrap();
+        let operator = UserId(0);
+        for (symbol, scale) in [("USDT", 2), ("T", 0)] {
+            let spec = crate::types::AssetSpec { symbol: Symbol::new(symbol).unwrap(), scale };
+            engine.apply(&Command::AddAsset { actor: operator, spec }, &mut Vec::new());
+        }
+        let create = Command::CreateUser {
+            actor: operator,
+            user: UserId(1),
+            tenant: crate::types::TenantId(0),
+            role: crate::types::Role::Trader,
+        };
+        engine.apply(&create, &mut Vec::new());
+        let deposit = crate::command::Transfer {
+            actor: operator,
+            account: crate::command::AccountRef::User(UserId(1)),
+            asset: crate::types::AssetId(0),
+            tx: crate::types::TxId(1),
+            amount: 1_000_000,
+        };
+        engine.apply(&Command::Transfer(deposit), &mut Vec::new());
         let spec = InstrumentSpec {
             symbol: Symbol::new("T").unwrap(),
             tick: DecimalStep { units: 1, scale: 0 },
@@ -647,8 +834,13 @@ mod tests {
             qty_max: Qty(100),
             price_min: Price(1),
             price_max: Price(100),
+            base: crate::types::AssetId(1),
+            quote: crate::types::AssetId(0),
+            ..InstrumentSpec::default()
         };
-        engine.apply(&Command::AddInstrument(spec), &mut Vec::new());
+        let mut events = Vec::new();
+        engine.apply(&Command::AddInstrument { actor: operator, spec }, &mut events);
+        assert!(matches!(events[..], [Event::InstrumentAdded { .. }]), "{events:?}");
         engine
     }
 
@@ -685,7 +877,7 @@ mod tests {
         spec.symbol = Symbol::new("U").unwrap();
         spec.qty_max = Qty(crate::types::QTY_LOTS_MAX + 1);
         let mut events = Vec::new();
-        engine.apply(&Command::AddInstrument(spec), &mut events);
+        engine.apply(&Command::AddInstrument { actor: UserId(0), spec }, &mut events);
         assert_eq!(events, [Event::Rejected { user: UserId(0), code: RejectCode::InvalidInstrumentSpec }]);
     }
 

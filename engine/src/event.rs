@@ -11,10 +11,11 @@
 //!
 //! Events are `Copy` and fixed-size; they carry ids, not client order ids (the gateway keeps those).
 
+use crate::command::AccountRef;
 use crate::reject::RejectCode;
 use crate::types::{
-    InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, Symbol, TimeInForce, TradeId,
-    UserId,
+    AssetId, InstrumentId, OrderId, OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId,
+    TimeInForce, TradeId, TxId, UserId,
 };
 
 /// Why an order left the book other than by filling.
@@ -47,6 +48,65 @@ impl CancelReason {
 /// One outcome of a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A tenant was created.
+    TenantCreated {
+        /// Its id.
+        tenant: TenantId,
+    },
+    /// A user was created.
+    UserCreated {
+        /// Its id.
+        user: UserId,
+        /// Its tenant.
+        tenant: TenantId,
+        /// Its role.
+        role: Role,
+    },
+    /// An asset was added.
+    AssetAdded {
+        /// Its id.
+        asset: AssetId,
+        /// Its symbol.
+        symbol: Symbol,
+        /// Its scale.
+        scale: u8,
+    },
+    /// A deposit (positive) or withdrawal (negative) was applied.
+    Transferred {
+        /// Which account.
+        account: AccountRef,
+        /// Which asset.
+        asset: AssetId,
+        /// Its transaction id.
+        tx: TxId,
+        /// Signed amount, minor units.
+        amount: i64,
+    },
+    /// A user's balance of an asset after a change (consumers keep the latest).
+    Balance {
+        /// Whose.
+        user: UserId,
+        /// Which asset.
+        asset: AssetId,
+        /// Available, minor units.
+        available: i64,
+        /// Held, minor units.
+        held: i64,
+    },
+    /// A user was suspended or resumed.
+    UserSuspended {
+        /// Which user.
+        user: UserId,
+        /// Its new state.
+        suspended: bool,
+    },
+    /// An instrument was halted or resumed.
+    InstrumentHalted {
+        /// Which instrument.
+        instrument: InstrumentId,
+        /// Its new state.
+        halted: bool,
+    },
     /// An instrument was listed.
     InstrumentAdded {
         /// Its id.

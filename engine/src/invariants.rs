@@ -42,7 +42,60 @@ impl Engine {
             self.levels_len()
         );
         self.check_users()?;
-        self.check_client_index()
+        self.check_client_index()?;
+        self.check_money()
+    }
+
+    /// Conservation per asset, no negative balance, every hold explained by orders and admin holds.
+    fn check_money(&self) -> Result<(), InvariantViolation> {
+        let ledger = &self.ledger;
+        let assets = ledger.assets.len();
+        let mut expected_held = vec![0i128; ledger.users.len() * assets];
+        for slot in 0..self.config.orders_max {
+            if self.slots.is_free(slot) {
+                continue;
+            }
+            let o = &self.orders[slot as usize];
+            let market = &self.markets[o.instrument.0 as usize];
+            let funds = &self.order_funds[slot as usize];
+            let hold = market.order_hold(o.side, Some(o.price), o.qty, 0, funds);
+            ensure!(funds.held == hold, "order {:?} holds {} but its state needs {hold}", o.id, funds.held);
+            let asset = market.held_asset(o.side);
+            expected_held[o.user.0 as usize * assets + asset.0 as usize] += i128::from(hold);
+        }
+        for (&(user, asset), &amount) in &ledger.admin_holds {
+            ensure!(amount > 0, "empty admin hold kept for {user:?} {asset:?}");
+            expected_held[user.0 as usize * assets + asset.0 as usize] += i128::from(amount);
+        }
+        let mut totals = vec![0i128; assets];
+        for (user, info) in ledger.users.iter().enumerate() {
+            for (asset, total) in totals.iter_mut().enumerate() {
+                let b = ledger.accounts[user * ledger.assets_max as usize + asset];
+                ensure!(
+                    info.exists || b == crate::ledger::Balance::default(),
+                    "user {user} has money, no user"
+                );
+                ensure!(b.available >= 0 && b.held >= 0, "user {user} asset {asset}: negative balance {b:?}");
+                ensure!(
+                    i128::from(b.held) == expected_held[user * assets + asset],
+                    "user {user} asset {asset}: held {} but orders and admin holds need {}",
+                    b.held,
+                    expected_held[user * assets + asset]
+                );
+                *total += i128::from(b.available) + i128::from(b.held);
+            }
+        }
+        for (asset, state) in ledger.assets.iter().enumerate() {
+            ensure!(state.system.iter().all(|&v| v >= 0), "asset {asset}: negative system account");
+            let total = totals[asset] + state.system.iter().map(|&v| i128::from(v)).sum::<i128>();
+            ensure!(
+                total == i128::from(state.net_deposits),
+                "asset {asset}: accounts sum to {total}, deposits minus withdrawals are {}",
+                state.net_deposits
+            );
+            ensure!(state.net_deposits <= crate::types::BALANCE_MAX, "asset {asset} total above the limit");
+        }
+        Ok(())
     }
 
     fn check_book(&self, book: usize, seen: &mut [bool]) -> Result<usize, InvariantViolation> {

@@ -24,27 +24,33 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod book;
 mod client_index;
 pub mod command;
 mod engine;
 pub mod event;
 mod invariants;
+pub mod ledger;
 mod matching;
+mod money;
 mod price_index;
 mod probe;
 pub mod reject;
 mod slots;
+mod spot;
 mod state;
 pub mod types;
 
-pub use command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
+pub use command::{AccountRef, Amend, Cancel, Command, MassCancel, OrderRef, Place, Transfer};
 pub use engine::{ConfigError, Engine, EngineConfig};
 pub use event::{Accepted, CancelReason, Event, Fill};
 pub use invariants::InvariantViolation;
+pub use ledger::{Balance, SystemAccount};
 pub use reject::RejectCode;
 pub use state::RestingOrder;
 pub use types::{
-    ClientOrderId, DecimalStep, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty,
-    SelfTradePrevention, Side, Symbol, TimeInForce, TradeId, UserId,
+    AssetId, AssetSpec, ClientOrderId, DecimalStep, InstrumentId, InstrumentKind, InstrumentSpec, OrderId,
+    OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId, TimeInForce, TradeId, TxId,
+    UserId,
 };

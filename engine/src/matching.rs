@@ -12,10 +12,11 @@
 //! FOK order that cannot fill in full trades nothing and cancels no maker.
 //! Complexity: O(levels started + makers visited). No allocation.
 
-use crate::book::{NIL, Order};
+use crate::book::{Level, NIL, Order};
 use crate::command::Place;
 use crate::engine::Engine;
 use crate::event::{CancelReason, Event, Fill};
+use crate::money::Funds;
 use crate::types::{
     InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, TradeId, UserId,
 };
@@ -34,10 +35,16 @@ pub(crate) struct Taker {
     pub(crate) self_trade: SelfTradePrevention,
     /// Most levels it may start; 0: no bound.
     pub(crate) levels_max: u32,
+    /// Spot market buy: the most quote notional it may spend; 0: no budget.
+    pub(crate) budget: i64,
+    /// Minor units of quote per tick and lot (to turn the budget into lots).
+    pub(crate) quote_unit: i64,
+    /// Its money state while it takes.
+    pub(crate) funds: Funds,
 }
 
 impl Taker {
-    pub(crate) fn from_place(id: OrderId, place: &Place) -> Taker {
+    pub(crate) fn from_place(id: OrderId, place: &Place, quote_unit: i64) -> Taker {
         Taker {
             id,
             user: place.user,
@@ -47,10 +54,13 @@ impl Taker {
             qty: place.qty,
             self_trade: place.self_trade,
             levels_max: if place.order_type == OrderType::Market { place.levels_max } else { 0 },
+            budget: place.quote_budget,
+            quote_unit,
+            funds: Funds::default(),
         }
     }
 
-    pub(crate) fn from_resting(order: &Order) -> Taker {
+    pub(crate) fn from_resting(order: &Order, quote_unit: i64, funds: Funds) -> Taker {
         Taker {
             id: order.id,
             user: order.user,
@@ -60,7 +70,21 @@ impl Taker {
             qty: order.qty,
             self_trade: order.self_trade,
             levels_max: 0,
+            budget: 0,
+            quote_unit,
+            funds,
         }
+    }
+
+    /// The most lots it can take at `price`: its open quantity, or less when its budget runs out.
+    pub(crate) fn lots_at(&self, price: Price) -> i64 {
+        if self.budget == 0 {
+            return self.qty.0;
+        }
+        let left = i128::from(self.budget - self.funds.spent());
+        let lot_cost = i128::from(price.0) * i128::from(self.quote_unit);
+        let affordable = i64::try_from(left / lot_cost).expect("below the budget");
+        self.qty.0.min(affordable)
     }
 
     fn may_start(&self, level_price: Price, levels_started: u32) -> bool {
@@ -78,7 +102,8 @@ impl Engine {
             let Some(level) = self.books[book].side(maker_side).best() else {
                 break;
             };
-            if !taker.may_start(self.levels.levels[level as usize].price, levels_started) {
+            let price = self.levels.levels[level as usize].price;
+            if !taker.may_start(price, levels_started) || taker.lots_at(price) == 0 {
                 break;
             }
             levels_started += 1;
@@ -93,8 +118,9 @@ impl Engine {
 
     /// Takes from one level's queue; returns true when self-trade prevention stopped the taker.
     fn take_level(&mut self, book: usize, level: u32, taker: &mut Taker, out: &mut Vec<Event>) -> bool {
-        let mut slot = self.levels.levels[level as usize].head;
-        while slot != NIL && taker.qty.0 > 0 {
+        let Level { head, price, .. } = self.levels.levels[level as usize];
+        let mut slot = head;
+        while slot != NIL && taker.lots_at(price) > 0 {
             let maker = self.orders[slot as usize];
             let next = self.links[slot as usize].next;
             if maker.user == taker.user && taker.self_trade != SelfTradePrevention::None {
@@ -112,6 +138,7 @@ impl Engine {
                         qty: maker.qty,
                         reason: CancelReason::SelfTrade,
                     });
+                    self.push_market_balances(book, maker.user, out);
                 }
                 if taker.self_trade != SelfTradePrevention::CancelMaker {
                     return true;
@@ -128,16 +155,16 @@ impl Engine {
     /// One trade between the maker in `slot` and the taker.
     fn trade(&mut self, book: usize, slot: u32, taker: &mut Taker, out: &mut Vec<Event>) {
         let maker = &mut self.orders[slot as usize];
-        let qty = Qty(maker.qty.0.min(taker.qty.0));
+        let qty = Qty(maker.qty.0.min(taker.lots_at(maker.price)));
         maker.qty.0 -= qty.0;
         taker.qty.0 -= qty.0;
         let maker = *maker;
         let level = &mut self.levels.levels[maker.level as usize];
         level.total.0 -= qty.0;
-        let book = &mut self.books[book];
-        book.trades += 1;
+        let trades = &mut self.books[book].trades;
+        *trades += 1;
         out.push(Event::Fill(Fill {
-            trade: TradeId(book.trades),
+            trade: TradeId(*trades),
             instrument: maker.instrument,
             maker_order: maker.id,
             maker_user: maker.user,
@@ -148,11 +175,13 @@ impl Engine {
             maker_qty_left: maker.qty,
             aggressor: taker.side,
         }));
+        self.settle_spot(book, slot, taker, maker.price, qty);
         if maker.qty.0 == 0 {
             self.dequeue(slot);
             self.detach_owner(slot);
             out.push(Event::Done { order: maker.id, user: maker.user, instrument: maker.instrument });
         }
+        self.push_market_balances(book, maker.user, out);
     }
 
     /// True when `taker` would fill in full under the matching rules (read-only).

@@ -1,7 +1,8 @@
 //! Reject codes: stable numbers, grouped by subsystem, each with a readable message.
 //!
 //! Groups: 1xxx command validation, 2xxx orders and matching, 3xxx instrument administration,
-//! 4xxx capacity limits. 5xxx to 9xxx are reserved for later subsystems (risk, runtime, gateway).
+//! 4xxx capacity limits, 5xxx accounts and risk (50xx accounts and transfers, 51xx margin and
+//! pre-trade limits). 6xxx to 9xxx are reserved for later subsystems (runtime, gateway).
 //! A code, once published, never changes meaning; `docs/REJECT_CODES.md` lists them all and a test
 //! keeps that table identical to [`RejectCode::ALL`].
 
@@ -11,7 +12,7 @@
 pub enum RejectCode {
     /// The instrument id names no instrument.
     UnknownInstrument = 1001,
-    /// The user id is outside the configured range.
+    /// The user id names no user (never created, or outside the configured range).
     UnknownUser = 1002,
     /// Quantity zero or negative.
     InvalidQuantity = 1003,
@@ -51,11 +52,43 @@ pub enum RejectCode {
     InstrumentsFull = 4003,
     /// The engine has accepted as many orders as its order ids can number (2^40 - 1).
     OrderIdsExhausted = 4004,
+    /// Every asset slot is in use.
+    AssetsFull = 4005,
+    /// The actor's role does not allow this command on this target.
+    NotAuthorized = 5001,
+    /// The tenant id names no tenant.
+    UnknownTenant = 5002,
+    /// The tenant id is already in use.
+    DuplicateTenant = 5003,
+    /// The user id is already in use.
+    DuplicateUser = 5004,
+    /// The asset id names no asset.
+    UnknownAsset = 5005,
+    /// Another asset already has this symbol.
+    DuplicateAsset = 5006,
+    /// The asset symbol or scale is invalid.
+    InvalidAssetSpec = 5007,
+    /// A transfer or hold amount of zero.
+    InvalidAmount = 5008,
+    /// The transaction id is not above the last accepted one: already applied.
+    DuplicateTransfer = 5009,
+    /// The available balance does not cover the amount or the order's hold.
+    InsufficientBalance = 5010,
+    /// The deposit would take the asset's total past `BALANCE_MAX`.
+    BalanceLimit = 5011,
+    /// The user is suspended: it may only cancel.
+    UserSuspended = 5012,
+    /// The instrument is halted: cancels only.
+    InstrumentHalted = 5013,
+    /// A spot market buy with neither a quote budget nor a price bound.
+    MarketBuyWithoutBudget = 5014,
+    /// A quote budget on anything but a spot market IOC buy, or a negative one.
+    InvalidBudget = 5015,
 }
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 21] = [
+    pub const ALL: [RejectCode; 37] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -77,6 +110,22 @@ impl RejectCode {
         RejectCode::LevelsFull,
         RejectCode::InstrumentsFull,
         RejectCode::OrderIdsExhausted,
+        RejectCode::AssetsFull,
+        RejectCode::NotAuthorized,
+        RejectCode::UnknownTenant,
+        RejectCode::DuplicateTenant,
+        RejectCode::DuplicateUser,
+        RejectCode::UnknownAsset,
+        RejectCode::DuplicateAsset,
+        RejectCode::InvalidAssetSpec,
+        RejectCode::InvalidAmount,
+        RejectCode::DuplicateTransfer,
+        RejectCode::InsufficientBalance,
+        RejectCode::BalanceLimit,
+        RejectCode::UserSuspended,
+        RejectCode::InstrumentHalted,
+        RejectCode::MarketBuyWithoutBudget,
+        RejectCode::InvalidBudget,
     ];
 
     /// The stable numeric code.
@@ -113,6 +162,22 @@ impl RejectCode {
             RejectCode::LevelsFull => "price level capacity exhausted",
             RejectCode::InstrumentsFull => "instrument capacity exhausted",
             RejectCode::OrderIdsExhausted => "order id space exhausted",
+            RejectCode::AssetsFull => "asset capacity exhausted",
+            RejectCode::NotAuthorized => "not authorized",
+            RejectCode::UnknownTenant => "unknown tenant",
+            RejectCode::DuplicateTenant => "tenant already exists",
+            RejectCode::DuplicateUser => "user already exists",
+            RejectCode::UnknownAsset => "unknown asset",
+            RejectCode::DuplicateAsset => "asset already exists",
+            RejectCode::InvalidAssetSpec => "invalid asset spec",
+            RejectCode::InvalidAmount => "amount must not be zero",
+            RejectCode::DuplicateTransfer => "transfer already applied",
+            RejectCode::InsufficientBalance => "insufficient balance",
+            RejectCode::BalanceLimit => "balance limit exceeded",
+            RejectCode::UserSuspended => "user suspended",
+            RejectCode::InstrumentHalted => "instrument halted",
+            RejectCode::MarketBuyWithoutBudget => "market buy needs a quote budget or a price bound",
+            RejectCode::InvalidBudget => "quote budget not allowed here",
         }
     }
 
@@ -122,7 +187,8 @@ impl RejectCode {
             1 => "command validation",
             2 => "orders and matching",
             3 => "instrument administration",
-            _ => "capacity",
+            4 => "capacity",
+            _ => "accounts and risk",
         }
     }
 }

@@ -10,7 +10,8 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::book::NIL;
 use crate::engine::Engine;
-use crate::types::{ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId};
+use crate::ledger::Balance;
+use crate::types::{AssetId, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId};
 
 /// A resting order as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,13 +107,22 @@ impl Engine {
         }
     }
 
+    /// A user's balance of an asset (`None` for an unknown user or asset).
+    pub fn balance(&self, user: UserId, asset: AssetId) -> Option<Balance> {
+        self.ledger.user(user)?;
+        self.ledger.asset(asset)?;
+        Some(self.ledger.balance(user, asset))
+    }
+
     /// Hash of the canonical state (see the module docs).
     pub fn state_hash(&self) -> u64 {
         let mut h = Xxh3::new();
         h.update(&self.orders_accepted.to_le_bytes());
         h.update(&(self.books.len() as u64).to_le_bytes());
+        self.hash_ledger(&mut h);
         for (index, book) in self.books.iter().enumerate() {
             hash_spec(&mut h, &book.spec);
+            h.update(&[u8::from(self.markets[index].halted)]);
             h.update(&book.trades.to_le_bytes());
             h.update(&(book.bids.len() as u64).to_le_bytes());
             h.update(&(book.asks.len() as u64).to_le_bytes());
@@ -138,9 +148,45 @@ impl Engine {
                 if o.has_client_id {
                     h.update(&self.client_ids[slot as usize].0);
                 }
+                let f = &self.order_funds[slot as usize];
+                for v in [f.held, f.taker_notional, f.maker_notional] {
+                    h.update(&v.to_le_bytes());
+                }
             });
         }
         h.digest()
+    }
+
+    /// Tenants, existing users with their balances, assets with their system accounts, admin holds.
+    fn hash_ledger(&self, h: &mut Xxh3) {
+        let ledger = &self.ledger;
+        for (tenant, _) in ledger.tenants.iter().enumerate().filter(|(_, exists)| **exists) {
+            h.update(&(tenant as u64).to_le_bytes());
+        }
+        for asset in &ledger.assets {
+            h.update(&asset.spec.symbol.0);
+            h.update(&[asset.spec.scale]);
+            for v in asset.system.into_iter().chain([asset.net_deposits]) {
+                h.update(&v.to_le_bytes());
+            }
+            h.update(&asset.last_tx.0.to_le_bytes());
+        }
+        for (user, info) in ledger.users.iter().enumerate().filter(|(_, info)| info.exists) {
+            h.update(&(user as u64).to_le_bytes());
+            h.update(&info.tenant.0.to_le_bytes());
+            h.update(&[info.role as u8, u8::from(info.suspended)]);
+            h.update(&info.last_tx.0.to_le_bytes());
+            let row = user * ledger.assets_max as usize;
+            for balance in &ledger.accounts[row..row + ledger.assets.len()] {
+                h.update(&balance.available.to_le_bytes());
+                h.update(&balance.held.to_le_bytes());
+            }
+        }
+        for (&(user, asset), &amount) in &ledger.admin_holds {
+            h.update(&user.0.to_le_bytes());
+            h.update(&asset.0.to_le_bytes());
+            h.update(&amount.to_le_bytes());
+        }
     }
 
     /// Heap bytes held by the engine (capacities, not lengths).
@@ -155,12 +201,17 @@ impl Engine {
             + books
             + self.users.capacity() * size_of::<crate::book::UserOrders>()
             + self.client_index.heap_bytes()
+            + self.order_funds.capacity() * size_of::<crate::money::Funds>()
+            + self.ledger.heap_bytes()
+            + self.markets.capacity() * size_of::<crate::spot::Market>()
     }
 
     /// Heap bytes that every order slot costs whether or not it is used: the arena record, its links,
-    /// the client order id, the client index entries and the slot bitmap bit (rounded up to a byte).
+    /// the client order id, its money state, the client index entries and the slot bitmap bit
+    /// (rounded up to a byte).
     pub fn bytes_per_order_slot() -> usize {
         size_of::<crate::book::Order>()
+            + size_of::<crate::money::Funds>()
             + size_of::<crate::book::Links>()
             + size_of::<ClientOrderId>()
             + 2 * size_of::<u32>()
@@ -175,5 +226,15 @@ fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
     {
         h.update(&v.to_le_bytes());
     }
-    h.update(&[spec.tick.scale, spec.lot.scale]);
+    h.update(&[spec.tick.scale, spec.lot.scale, spec.kind as u8]);
+    for v in [spec.base.0, spec.quote.0] {
+        h.update(&v.to_le_bytes());
+    }
+    for v in [spec.maker_fee_bps, spec.taker_fee_bps] {
+        h.update(&v.to_le_bytes());
+    }
+    for v in [spec.initial_margin_bps, spec.maintenance_margin_bps] {
+        h.update(&v.to_le_bytes());
+    }
+    h.update(&spec.mark_price.0.to_le_bytes());
 }

@@ -280,6 +280,67 @@ pub struct DecimalStep {
 /// Largest scale of a [`DecimalStep`].
 pub const DECIMAL_SCALE_MAX: u8 = 18;
 
+/// An asset (a currency or coin), numbered from 0 in listing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct AssetId(pub u32);
+
+/// A tenant (a broker that owns users). Tenant 0, the exchange itself, always exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TenantId(pub u32);
+
+/// A transfer's idempotency key, strictly increasing per account owner (see `docs/MONEY.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TxId(pub u64);
+
+/// What a user may do. Checked by the engine on every admin command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(u8)]
+pub enum Role {
+    /// Trades for itself.
+    #[default]
+    Trader = 1,
+    /// Manages the users of its own tenant: create traders, transfers, holds, suspension.
+    TenantAdmin = 2,
+    /// Runs the exchange: tenants, assets, instruments, mark prices, funding, and everything else.
+    Operator = 3,
+}
+
+/// Largest balance of one account, and largest total of one asset, minor units (2^62).
+pub const BALANCE_MAX: i64 = 1 << 62;
+
+/// Largest notional of one order, minor units of the quote asset (2^61): the listing checks
+/// `price_max * qty_max * quote_unit` against it, so a notional plus its fee never overflows.
+pub const NOTIONAL_MAX: i64 = 1 << 61;
+
+/// Largest absolute fee rate, basis points (10%).
+pub const FEE_BPS_MAX: i16 = 1000;
+
+/// Basis points in one.
+pub const BPS_ONE: i64 = 10_000;
+
+/// Largest scale of an asset (decimal places of its minor unit).
+pub const ASSET_SCALE_MAX: u8 = 18;
+
+/// An asset's definition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct AssetSpec {
+    /// Unique symbol, for example `USDT`.
+    pub symbol: Symbol,
+    /// Decimal places of the minor unit balances are kept in (USDT with scale 6: 1 = 0.000001).
+    pub scale: u8,
+}
+
+/// Spot or perpetual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(u8)]
+pub enum InstrumentKind {
+    /// Exchange of `base` for `quote`; buys hold quote, sells hold base.
+    #[default]
+    Spot = 1,
+    /// Linear perpetual future settled in `quote`; positions under cross margin.
+    Perpetual = 2,
+}
+
 /// Everything the engine needs to know about an instrument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct InstrumentSpec {
@@ -297,6 +358,22 @@ pub struct InstrumentSpec {
     pub price_min: Price,
     /// Highest limit or protection price, ticks.
     pub price_max: Price,
+    /// Spot or perpetual.
+    pub kind: InstrumentKind,
+    /// Base asset (spot: what is bought and sold; perpetual: the underlying, for display only).
+    pub base: AssetId,
+    /// Quote asset (spot: what is paid; perpetual: the settlement asset).
+    pub quote: AssetId,
+    /// Maker fee, basis points of notional; negative is a rebate (at least `-taker_fee_bps`).
+    pub maker_fee_bps: i16,
+    /// Taker fee, basis points of notional; 0 to `FEE_BPS_MAX`.
+    pub taker_fee_bps: i16,
+    /// Perpetual: initial margin rate, basis points of notional (0 for spot).
+    pub initial_margin_bps: u16,
+    /// Perpetual: maintenance margin rate, basis points, below the initial rate (0 for spot).
+    pub maintenance_margin_bps: u16,
+    /// Perpetual: the mark price at listing, ticks (0 for spot).
+    pub mark_price: Price,
 }
 
 impl InstrumentSpec {
@@ -311,6 +388,28 @@ impl InstrumentSpec {
             && self.qty_max.0 <= QTY_LOTS_MAX
             && self.price_min.0 >= 1
             && self.price_min <= self.price_max
+            && self.taker_fee_bps >= 0
+            && self.taker_fee_bps <= FEE_BPS_MAX
+            && self.maker_fee_bps <= FEE_BPS_MAX
+            && self.maker_fee_bps >= -self.taker_fee_bps
+            && self.margin_is_valid()
+    }
+
+    fn margin_is_valid(&self) -> bool {
+        match self.kind {
+            InstrumentKind::Spot => {
+                self.initial_margin_bps == 0 && self.maintenance_margin_bps == 0 && self.mark_price.0 == 0
+            }
+            InstrumentKind::Perpetual => {
+                let initial = i64::from(self.initial_margin_bps);
+                let maintenance = i64::from(self.maintenance_margin_bps);
+                maintenance > 0
+                    && maintenance < initial
+                    && initial <= BPS_ONE
+                    && self.mark_price >= self.price_min
+                    && self.mark_price <= self.price_max
+            }
+        }
     }
 }
 

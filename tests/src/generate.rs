@@ -83,6 +83,7 @@ pub fn differential_config() -> EngineConfig {
         users_max: 5,
         side_levels_reserved: 2,
         hash_seed: 7,
+        ..EngineConfig::default()
     }
 }
 
@@ -93,13 +94,15 @@ const MID: i64 = 1000;
 #[derive(Debug, Default, Clone)]
 pub struct CommandGen {
     recent: Vec<OrderId>,
+    /// Recently accepted limit orders as placed: (id, owner, instrument, price, quantity).
+    placed: Vec<(OrderId, UserId, InstrumentId, Price, Qty)>,
     instruments: u32,
 }
 
 impl CommandGen {
     /// A generator for an engine that holds `instruments` instruments so far.
     pub fn new(instruments: u32) -> CommandGen {
-        CommandGen { recent: Vec::new(), instruments }
+        CommandGen { recent: Vec::new(), placed: Vec::new(), instruments }
     }
 
     /// Learns accepted order ids and new instruments from a command's events.
@@ -111,6 +114,12 @@ impl CommandGen {
                         self.recent.remove(0);
                     }
                     self.recent.push(a.order);
+                    if let Some(price) = a.price.filter(|_| a.order_type == OrderType::Limit) {
+                        if self.placed.len() == 16 {
+                            self.placed.remove(0);
+                        }
+                        self.placed.push((a.order, a.user, a.instrument, price, a.qty));
+                    }
                 }
                 Event::InstrumentAdded { .. } => self.instruments += 1,
                 _ => {}
@@ -127,6 +136,13 @@ impl CommandGen {
                 instrument: self.instrument(s)?,
                 order: self.order_ref(s)?,
             }),
+            60..=64 if !self.placed.is_empty() => {
+                // The owner amending to what it placed: a no-change amend while the order is
+                // untouched, a real one after partial fills.
+                let index = usize::try_from(s.below(self.placed.len() as u64)?).ok()?;
+                let (id, user, instrument, price, qty) = self.placed[index];
+                Command::Amend(Amend { user, instrument, order: OrderRef::Id(id), price, qty })
+            }
             60..=84 => Command::Amend(Amend {
                 user: user(s)?,
                 instrument: self.instrument(s)?,
@@ -138,7 +154,7 @@ impl CommandGen {
                 user: user(s)?,
                 instrument: if s.below(2)? == 0 { None } else { Some(self.instrument(s)?) },
             }),
-            93..=97 => Command::AddInstrument(add_spec(s)?),
+            93..=97 => Command::AddInstrument { actor: crate::fixture::OPERATOR, spec: add_spec(s)? },
             _ => wild(s)?,
         })
     }
@@ -187,6 +203,10 @@ impl CommandGen {
                 p.time_in_force = if s.below(3)? == 0 { TimeInForce::Fok } else { TimeInForce::Ioc };
                 p.price = if s.below(2)? == 0 { Some(price(s)?) } else { None };
                 p.levels_max = u32::try_from(s.below(4)?).ok()?;
+                if p.side == Side::Buy && s.below(4)? != 0 {
+                    // Enough for a few lots at most, so the budget often binds.
+                    p.quote_budget = i64::try_from(s.below(40_000)?).ok()?;
+                }
             }
         }
         if s.below(25)? == 0 {
@@ -251,10 +271,32 @@ pub fn market_spec(symbol: &str) -> ferrex_engine::InstrumentSpec {
 fn add_spec(s: &mut dyn Source) -> Option<ferrex_engine::InstrumentSpec> {
     const SYMBOLS: [&str; 4] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT"];
     let mut spec = market_spec(SYMBOLS[usize::try_from(s.below(4)?).ok()?]);
-    if s.below(5)? == 0 {
-        spec.qty_min = Qty(0);
+    match s.below(10)? {
+        0 | 1 => spec.qty_min = Qty(0),
+        2 => spec.base = ferrex_engine::AssetId(2),
+        _ => {}
     }
     Some(spec)
+}
+
+/// An instrument spec with arbitrary fields (the engine's rules refuse nearly all of them).
+fn wild_spec(s: &mut dyn Source) -> Option<ferrex_engine::InstrumentSpec> {
+    let small = |s: &mut dyn Source, bound: u64| s.below(bound).and_then(|v| u8::try_from(v).ok());
+    Some(ferrex_engine::InstrumentSpec {
+        symbol: ferrex_engine::Symbol(raw_bytes(s)?),
+        tick: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: small(s, 256)? },
+        lot: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: small(s, 256)? },
+        qty_min: Qty(raw_i64(s)?),
+        qty_max: Qty(raw_i64(s)?),
+        price_min: Price(raw_i64(s)?),
+        price_max: Price(raw_i64(s)?),
+        kind: ferrex_engine::InstrumentKind::Spot,
+        base: ferrex_engine::AssetId(u32::from(small(s, 3)?)),
+        quote: ferrex_engine::AssetId(u32::from(small(s, 3)?)),
+        maker_fee_bps: i16::from(small(s, 30)?) - 15,
+        taker_fee_bps: i16::from(small(s, 30)?) - 5,
+        ..ferrex_engine::InstrumentSpec::default()
+    })
 }
 
 /// Any 64-bit value, with the edges (0, 1, -1, MIN, MAX) likely.
@@ -312,6 +354,7 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             post_only: s.below(2)? == 0,
             self_trade: SelfTradePrevention::CancelBoth,
             levels_max: raw_u32(s)?,
+            quote_budget: [0, -1, i64::MIN, 5_000][usize::try_from(s.below(4)?).ok()?],
         }),
         1 => Command::Cancel(Cancel { user, instrument, order }),
         2 => Command::Amend(Amend {
@@ -322,14 +365,6 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             qty: Qty(raw_i64(s)?),
         }),
         3 => Command::MassCancel(MassCancel { user, instrument: Some(instrument) }),
-        _ => Command::AddInstrument(ferrex_engine::InstrumentSpec {
-            symbol: ferrex_engine::Symbol(raw_bytes(s)?),
-            tick: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: u8::try_from(s.below(256)?).ok()? },
-            lot: ferrex_engine::DecimalStep { units: raw_i64(s)?, scale: u8::try_from(s.below(256)?).ok()? },
-            qty_min: Qty(raw_i64(s)?),
-            qty_max: Qty(raw_i64(s)?),
-            price_min: Price(raw_i64(s)?),
-            price_max: Price(raw_i64(s)?),
-        }),
+        _ => Command::AddInstrument { actor: UserId(u32::try_from(s.below(6)?).ok()?), spec: wild_spec(s)? },
     })
 }

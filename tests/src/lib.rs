@@ -9,6 +9,7 @@
 //! Test code: it allocates freely and panics with a message on any disagreement.
 
 pub mod differential;
+pub mod fixture;
 pub mod generate;
 pub mod reference;
 pub mod scenario;

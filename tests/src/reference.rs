@@ -5,7 +5,11 @@
 //! decided by a real trial match on a clone. It shares no code with the engine beyond the public
 //! command and event types, and follows the rules written in the engine's docs:
 //! - validation order: user, instrument, client id bytes, quantity, order-type rules, price,
-//!   duplicate client id, order id space, capacity (order slot, then level), post-only;
+//!   duplicate client id, order id space, capacity (order slot, then level), post-only, then the
+//!   spot budget rules (a budget only on a market IOC buy; a market buy needs a budget or a price);
+//! - money is not modelled beyond quote budgets (which bound how many lots a market buy takes):
+//!   tests fund every user far beyond what orders can cost; admin commands other than `AddAsset` and
+//!   `AddInstrument` are accepted silently (their events are not compared);
 //! - order id = acceptance sequence << 24 | lowest free slot (`ORDER_SLOT_NONE` for non-resting);
 //! - event order as in `ferrex_engine::event`.
 
@@ -41,6 +45,20 @@ struct RefTaker {
     qty: Qty,
     self_trade: SelfTradePrevention,
     levels_max: u32,
+    /// Quote notional it may still spend (market buys with a budget).
+    budget_left: Option<i64>,
+    /// Quote minor units per tick and lot of its instrument.
+    unit: i64,
+}
+
+impl RefTaker {
+    /// Lots it may take at `price`: all it has open, or what its budget still buys.
+    fn lots_at(&self, price: Price) -> i64 {
+        match self.budget_left {
+            None => self.qty.0,
+            Some(left) => self.qty.0.min(left / (price.0 * self.unit)),
+        }
+    }
 }
 
 /// The reference engine.
@@ -52,6 +70,10 @@ pub struct RefEngine {
     orders: Vec<RefOrder>,
     accepted: u64,
     time: u64,
+    /// Scales of the listed assets.
+    asset_scales: Vec<u8>,
+    /// Quote minor units per tick and lot, per instrument.
+    units: Vec<i64>,
 }
 
 type Outcome = Result<(), RejectCode>;
@@ -66,6 +88,8 @@ impl RefEngine {
             orders: Vec::new(),
             accepted: 0,
             time: 0,
+            asset_scales: Vec::new(),
+            units: Vec::new(),
         }
     }
 
@@ -73,7 +97,19 @@ impl RefEngine {
     pub fn apply(&mut self, command: &Command, out: &mut Vec<Event>) {
         let mut events = Vec::new();
         let (user, result) = match command {
-            Command::AddInstrument(spec) => (UserId(0), self.add(spec, &mut events)),
+            Command::AddAsset { spec, .. } => {
+                if spec.symbol.is_valid() && spec.scale <= 18 {
+                    self.asset_scales.push(spec.scale);
+                }
+                (UserId(0), Ok(()))
+            }
+            Command::AddInstrument { actor, spec } => (*actor, self.add(*actor, spec, &mut events)),
+            Command::CreateTenant { actor, .. }
+            | Command::CreateUser { actor, .. }
+            | Command::AdminHold { actor, .. }
+            | Command::SetUserSuspended { actor, .. }
+            | Command::SetInstrumentHalted { actor, .. }
+            | Command::Transfer(ferrex_engine::Transfer { actor, .. }) => (*actor, Ok(())),
             Command::Place(p) => (p.user, self.place(p, &mut events)),
             Command::Cancel(c) => (c.user, self.cancel(c, &mut events)),
             Command::Amend(a) => (a.user, self.amend(a, &mut events)),
@@ -110,10 +146,54 @@ impl RefEngine {
         self.instruments.len()
     }
 
-    fn add(&mut self, spec: &InstrumentSpec, out: &mut Vec<Event>) -> Outcome {
+    /// Money rules of a listing: both assets exist, tick times lot and the lot are whole minor
+    /// units, and the largest notional stays within `NOTIONAL_MAX`.
+    fn check_money(&self, spec: &InstrumentSpec) -> Result<i64, RejectCode> {
+        let scale = |asset: ferrex_engine::AssetId| {
+            self.asset_scales.get(asset.0 as usize).map(|s| i32::from(*s)).ok_or(RejectCode::UnknownAsset)
+        };
+        let (base_scale, quote_scale) = (scale(spec.base)?, scale(spec.quote)?);
+        // units * 10^exponent, which must come out whole (a negative exponent must divide exactly).
+        let unit = |units: i128, exponent: i32| -> Option<i128> {
+            let value = if exponent >= 0 {
+                units.checked_mul(10i128.checked_pow(u32::try_from(exponent).ok()?)?)?
+            } else {
+                let divisor = 10i128.checked_pow(exponent.unsigned_abs())?;
+                if units % divisor != 0 {
+                    return None;
+                }
+                units / divisor
+            };
+            Some(value).filter(|u| *u >= 1 && *u <= i128::from(i64::MAX))
+        };
+        let tick_lot = i128::from(spec.tick.units).checked_mul(i128::from(spec.lot.units));
+        let quote = tick_lot
+            .and_then(|tl| unit(tl, quote_scale - i32::from(spec.tick.scale) - i32::from(spec.lot.scale)));
+        let base = unit(i128::from(spec.lot.units), base_scale - i32::from(spec.lot.scale));
+        let (Some(quote), Some(base)) = (quote, base) else {
+            return Err(RejectCode::InvalidInstrumentSpec);
+        };
+        let limit = i128::from(ferrex_engine::types::NOTIONAL_MAX);
+        if spec.base == spec.quote
+            || i128::from(spec.price_max.0) * i128::from(spec.qty_max.0) * quote > limit
+            || i128::from(spec.qty_max.0) * base > limit
+        {
+            return Err(RejectCode::InvalidInstrumentSpec);
+        }
+        Ok(i64::try_from(quote).expect("checked"))
+    }
+
+    fn add(&mut self, actor: UserId, spec: &InstrumentSpec, out: &mut Vec<Event>) -> Outcome {
+        if actor.0 >= self.config.users_max {
+            return Err(RejectCode::UnknownUser);
+        }
+        if actor.0 != 0 {
+            return Err(RejectCode::NotAuthorized);
+        }
         if !spec.is_valid() {
             return Err(RejectCode::InvalidInstrumentSpec);
         }
+        let unit = self.check_money(spec)?;
         if self.instruments.iter().any(|s| s.symbol == spec.symbol) {
             return Err(RejectCode::DuplicateSymbol);
         }
@@ -122,6 +202,7 @@ impl RefEngine {
         }
         self.instruments.push(*spec);
         self.trades.push(0);
+        self.units.push(unit);
         let id = InstrumentId(u32::try_from(self.instruments.len() - 1).unwrap());
         out.push(Event::InstrumentAdded { instrument: id, symbol: spec.symbol });
         Ok(())
@@ -212,7 +293,7 @@ impl RefEngine {
             OrderType::Market if p.time_in_force == TimeInForce::Gtc || p.post_only => {
                 return Err(RejectCode::InvalidTimeInForce);
             }
-            OrderType::Market if p.price.is_none() && p.levels_max == 0 => {
+            OrderType::Market if p.price.is_none() && p.levels_max == 0 && p.quote_budget <= 0 => {
                 return Err(RejectCode::MarketWithoutProtection);
             }
             _ => {}
@@ -235,6 +316,18 @@ impl RefEngine {
         }
         if p.post_only && self.would_take(p.instrument, p.side, p.price.unwrap()) {
             return Err(RejectCode::PostOnlyWouldTake);
+        }
+        if p.quote_budget != 0 {
+            let usable = p.order_type == OrderType::Market
+                && p.side == Side::Buy
+                && p.time_in_force == TimeInForce::Ioc
+                && p.quote_budget > 0
+                && p.quote_budget <= ferrex_engine::types::NOTIONAL_MAX;
+            if !usable {
+                return Err(RejectCode::InvalidBudget);
+            }
+        } else if p.side == Side::Buy && p.price.is_none() {
+            return Err(RejectCode::MarketBuyWithoutBudget);
         }
         Ok(slot)
     }
@@ -263,6 +356,8 @@ impl RefEngine {
             qty: p.qty,
             self_trade: p.self_trade,
             levels_max: if p.order_type == OrderType::Market { p.levels_max } else { 0 },
+            budget_left: (p.quote_budget > 0).then_some(p.quote_budget),
+            unit: self.units[p.instrument.0 as usize],
         };
         if p.time_in_force == TimeInForce::Fok {
             let mut trial = self.clone();
@@ -321,7 +416,7 @@ impl RefEngine {
             if taker.limit.is_some_and(|limit| !taker.side.crosses(limit, price)) {
                 break;
             }
-            if taker.levels_max != 0 && levels_started == taker.levels_max {
+            if taker.levels_max != 0 && levels_started == taker.levels_max || taker.lots_at(price) == 0 {
                 break;
             }
             levels_started += 1;
@@ -336,7 +431,7 @@ impl RefEngine {
 
     fn take_level(&mut self, taker: &mut RefTaker, price: Price, out: &mut Vec<Event>) -> bool {
         let maker_side = taker.side.opposite();
-        while taker.qty.0 > 0 {
+        while taker.lots_at(price) > 0 {
             let next = (0..self.orders.len())
                 .filter(|&i| {
                     let o = &self.orders[i];
@@ -361,8 +456,11 @@ impl RefEngine {
                 }
                 return true;
             }
-            let qty = maker.qty.0.min(taker.qty.0);
+            let qty = maker.qty.0.min(taker.lots_at(price));
             taker.qty.0 -= qty;
+            if let Some(left) = &mut taker.budget_left {
+                *left -= qty * price.0 * taker.unit;
+            }
             self.orders[i].qty.0 -= qty;
             let trades = &mut self.trades[taker.instrument.0 as usize];
             *trades += 1;
@@ -487,6 +585,8 @@ impl RefEngine {
             qty: a.qty,
             self_trade: o.self_trade,
             levels_max: 0,
+            budget_left: None,
+            unit: self.units[o.instrument.0 as usize],
         };
         let stopped = self.match_taker(&mut taker, out);
         if taker.qty.0 == 0 {

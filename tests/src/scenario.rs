@@ -1,7 +1,13 @@
 //! Data-driven scenarios: commands with their exact expected events, run on the engine and on the
 //! reference, both of which must print exactly the expected lines.
 //!
-//! File format (see tests/scenarios/matching.txt):
+//! Two modes:
+//! - matching (tests/scenarios/matching.txt): engine and reference; users 1..N exist and are funded
+//!   far beyond need; money events (`balance`, `transferred`) are left out of the comparison;
+//! - money (tests/scenarios/money.txt): engine only; users 1..N exist with no money; every event
+//!   is compared, and `= balance` / `= system` checks read balances.
+//!
+//! File format:
 //! ```text
 //! case NAME               starts a case; each case starts on a fresh engine holding BTC-USDT as i0
 //! config orders=N levels=N users=N instruments=N   (optional, first line of a case)
@@ -9,11 +15,16 @@
 //! EVENT LINE              each expected event, in order (a command with no lines expects none)
 //! = book iI buy|sell P xQ P xQ ... | -     the side's depth, best first
 //! = queue iI buy|sell P #N #N ...          the queue at one level, front first
+//! = balance uU aA AVAILABLE/HELD           a user's balance (money mode)
+//! = system fee|insurance|funding aA AMOUNT a system account (money mode)
 //! # comment
 //! ```
 
-use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentId, Side};
+use ferrex_engine::{
+    AssetId, Command, Engine, EngineConfig, Event, InstrumentId, Side, SystemAccount, UserId,
+};
 
+use crate::fixture;
 use crate::reference::RefEngine;
 use crate::text::{OrderNames, format_event, parse_command};
 
@@ -88,6 +99,15 @@ pub fn parse_cases(source: &str) -> Result<Vec<Case>, String> {
     Ok(cases)
 }
 
+/// How a file's cases run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Engine and reference, funded users, money events not compared.
+    Matching,
+    /// Engine only, unfunded users, every event compared.
+    Money,
+}
+
 /// Either implementation, seen the same way by the runner.
 trait Subject {
     fn run(&mut self, command: &Command) -> Vec<Event>;
@@ -145,8 +165,32 @@ impl Subject for Engine {
     }
     fn check(&self, text: &str) -> Result<Vec<String>, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
-        check_words(&self.book_orders(instrument_of(&words)?), &words)
+        match words.as_slice() {
+            ["balance", user, asset, ..] => {
+                let user = UserId(user.strip_prefix('u').and_then(|u| u.parse().ok()).ok_or("bad user")?);
+                let b = self.balance(user, asset_of(asset)?).ok_or("unknown user or asset")?;
+                Ok(vec![format!("{}/{}", b.available, b.held)])
+            }
+            ["system", account, asset, ..] => {
+                let account = match *account {
+                    "fee" => SystemAccount::Fee,
+                    "insurance" => SystemAccount::Insurance,
+                    "funding" => SystemAccount::Funding,
+                    other => return Err(format!("bad system account {other:?}")),
+                };
+                let amount = self.system_balance(asset_of(asset)?, account).ok_or("unknown asset")?;
+                Ok(vec![amount.to_string()])
+            }
+            _ => check_words(&self.book_orders(instrument_of(&words)?), &words),
+        }
     }
+}
+
+fn asset_of(word: &str) -> Result<AssetId, String> {
+    word.strip_prefix('a')
+        .and_then(|a| a.parse().ok())
+        .map(AssetId)
+        .ok_or_else(|| format!("bad asset {word:?}"))
 }
 
 impl Subject for RefEngine {
@@ -163,20 +207,43 @@ impl Subject for RefEngine {
 
 fn expected_check(text: &str) -> Vec<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
+    // `queue iI SIDE PRICE`, `book iI SIDE`, `balance uU aA`, `system NAME aA`: then the values.
     let skip = if words.first() == Some(&"queue") { 4 } else { 3 };
     words.iter().skip(skip).filter(|w| **w != "-").map(|w| (*w).to_string()).collect()
 }
 
-fn run_on(case: &Case, subject: &mut dyn Subject, who: &str) -> Result<(), String> {
+/// The commands every case of a mode starts with (their events are not compared).
+fn setup(case: &Case, mode: Mode) -> Result<Vec<Command>, String> {
+    let mut commands = match mode {
+        Mode::Matching => fixture::funded(case.config.users_max),
+        Mode::Money => {
+            let mut commands = fixture::assets();
+            // u1..u7: higher ids stay free for cases that create users of their own.
+            commands.extend(fixture::traders(1, case.config.users_max.min(8)));
+            commands
+        }
+    };
+    commands.push(parse_command("add BTC-USDT", &OrderNames::default())?);
+    Ok(commands)
+}
+
+fn run_on(case: &Case, subject: &mut dyn Subject, who: &str, mode: Mode) -> Result<(), String> {
     let mut names = OrderNames::default();
-    let setup = parse_command("add BTC-USDT", &names)?;
-    subject.run(&setup);
+    for command in setup(case, mode)? {
+        let events = subject.run(&command);
+        if let Some(reject) = events.iter().find(|e| matches!(e, Event::Rejected { .. })) {
+            return Err(format!("{who}: setup command {command:?} refused: {reject:?}"));
+        }
+    }
     for step in &case.steps {
         match step {
             Step::Command { line, text, expected } => {
                 let command = parse_command(text, &names).map_err(|e| format!("line {line}: {e}"))?;
-                let events = subject.run(&command);
+                let mut events = subject.run(&command);
                 names.observe(&events);
+                if mode == Mode::Matching {
+                    events.retain(|e| !fixture::is_money_event(e));
+                }
                 let got: Vec<String> = events.iter().map(format_event).collect();
                 if &got != expected {
                     return Err(format!(
@@ -198,9 +265,12 @@ fn run_on(case: &Case, subject: &mut dyn Subject, who: &str) -> Result<(), Strin
     Ok(())
 }
 
-/// Runs one case on the engine and on the reference.
-pub fn run_case(case: &Case) -> Result<(), String> {
+/// Runs one case: on the engine, and in matching mode on the reference too.
+pub fn run_case(case: &Case, mode: Mode) -> Result<(), String> {
     let mut engine = Engine::new(case.config).map_err(|e| e.to_string())?;
-    run_on(case, &mut engine, "engine")?;
-    run_on(case, &mut RefEngine::new(case.config), "reference")
+    run_on(case, &mut engine, "engine", mode)?;
+    match mode {
+        Mode::Matching => run_on(case, &mut RefEngine::new(case.config), "reference", mode),
+        Mode::Money => Ok(()),
+    }
 }

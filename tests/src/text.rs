@@ -1,10 +1,18 @@
 //! A compact text form of commands and events, for scenario files and failure messages.
 //!
-//! Commands (`#N` is the order with acceptance sequence N in the current engine):
+//! Commands (`#N` is the order with acceptance sequence N in the current engine; `by=uA` names the
+//! actor of an admin command, user 0 by default):
 //! ```text
-//! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX]
+//! tenant T [by=uA]
+//! user U [tenant=T] [role=trader|admin|operator] [by=uA]
+//! asset SYMBOL scale=S [by=uA]
+//! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX] [base=aB] [quote=aQ] [maker=BPS] [taker=BPS] [by=uA]
+//! deposit|withdraw uU|fee|insurance|funding aA AMOUNT tx=N [by=uA]
+//! hold|release uU aA AMOUNT [by=uA]
+//! suspend|resume uU [by=uA]
+//! halt|reopen iI [by=uA]
 //! place uU iI buy|sell limit PRICE xQTY [gtc|ioc|fok] [post] [stp=taker|maker|both] [cid=ID]
-//! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [stp=...] [cid=ID]
+//! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [budget=QUOTE] [stp=...] [cid=ID]
 //! cancel uU iI #N|cid=ID
 //! amend uU iI #N|cid=ID PRICE xQTY
 //! mass uU [iI]
@@ -15,10 +23,13 @@ use std::fmt::Write as _;
 
 use ferrex_engine::types::ORDER_SLOT_NONE;
 use ferrex_engine::{
-    Amend, Cancel, CancelReason, ClientOrderId, Command, DecimalStep, Event, InstrumentId, InstrumentSpec,
-    MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty, SelfTradePrevention, Side, Symbol,
-    TimeInForce, UserId,
+    AccountRef, Amend, AssetId, AssetSpec, Cancel, CancelReason, ClientOrderId, Command, DecimalStep, Event,
+    InstrumentId, InstrumentKind, InstrumentSpec, MassCancel, OrderId, OrderRef, OrderType, Place, Price,
+    Qty, Role, SelfTradePrevention, Side, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId,
+    UserId,
 };
+
+use crate::fixture::{BTC, USDT};
 
 /// Resolves `#N` (acceptance sequence) to the full order id by remembering accepted ids.
 #[derive(Default, Debug, Clone)]
@@ -79,36 +90,138 @@ fn range(text: &str) -> Result<(i64, i64), String> {
     Ok((num(lo, "range")?, num(hi, "range")?))
 }
 
-/// A spec with wide defaults: ticks and lots of 1, quantities 1..=1e6, prices 1..=1e6.
+/// A spot spec of BTC against USDT with wide defaults: tick 0.01, lot 0.01, quantities and prices
+/// 1..=1e6, no fees.
 pub fn default_spec(symbol: &str) -> InstrumentSpec {
     InstrumentSpec {
         symbol: Symbol::new(symbol).expect("valid symbol"),
         tick: DecimalStep { units: 1, scale: 2 },
-        lot: DecimalStep { units: 1, scale: 3 },
+        lot: DecimalStep { units: 1, scale: 2 },
         qty_min: Qty(1),
         qty_max: Qty(1_000_000),
         price_min: Price(1),
         price_max: Price(1_000_000),
+        kind: InstrumentKind::Spot,
+        base: BTC,
+        quote: USDT,
+        ..InstrumentSpec::default()
     }
+}
+
+/// Splits off a trailing `by=uA` option: the actor, user 0 by default.
+fn actor_of<'a>(words: &[&'a str]) -> Result<(UserId, Vec<&'a str>), String> {
+    let mut actor = UserId(0);
+    let mut rest = Vec::new();
+    for word in words {
+        if let Some(a) = word.strip_prefix("by=") {
+            actor = UserId(prefixed(a, "u")?);
+        } else {
+            rest.push(*word);
+        }
+    }
+    Ok((actor, rest))
+}
+
+fn parse_add(actor: UserId, symbol: &str, options: &[&str]) -> Result<Command, String> {
+    let mut spec = default_spec(symbol);
+    for option in options {
+        let (key, value) = option.split_once('=').ok_or_else(|| format!("bad add option {option:?}"))?;
+        match key {
+            "qty" => (spec.qty_min.0, spec.qty_max.0) = range(value)?,
+            "price" => (spec.price_min.0, spec.price_max.0) = range(value)?,
+            "base" => spec.base = AssetId(prefixed(value, "a")?),
+            "quote" => spec.quote = AssetId(prefixed(value, "a")?),
+            "maker" => spec.maker_fee_bps = num(value, "maker fee")?,
+            "taker" => spec.taker_fee_bps = num(value, "taker fee")?,
+            _ => return Err(format!("unknown add option {option:?}")),
+        }
+    }
+    Ok(Command::AddInstrument { actor, spec })
+}
+
+fn account(word: &str) -> Result<AccountRef, String> {
+    Ok(match word {
+        "fee" => AccountRef::System(SystemAccount::Fee),
+        "insurance" => AccountRef::System(SystemAccount::Insurance),
+        "funding" => AccountRef::System(SystemAccount::Funding),
+        _ => AccountRef::User(UserId(prefixed(word, "u")?)),
+    })
+}
+
+fn role(word: &str) -> Result<Role, String> {
+    match word {
+        "trader" => Ok(Role::Trader),
+        "admin" => Ok(Role::TenantAdmin),
+        "operator" => Ok(Role::Operator),
+        _ => Err(format!("bad role {word:?}")),
+    }
+}
+
+/// Parses an admin command line, or `None` when the line is not one.
+fn parse_admin(words: &[&str]) -> Result<Option<Command>, String> {
+    let (actor, words) = actor_of(words)?;
+    let command = match words.as_slice() {
+        ["tenant", t] => Command::CreateTenant { actor, tenant: TenantId(num(t, "tenant")?) },
+        ["user", u, options @ ..] => {
+            let (mut tenant, mut role_) = (TenantId(0), Role::Trader);
+            for option in options {
+                match option.split_once('=') {
+                    Some(("tenant", t)) => tenant = TenantId(num(t, "tenant")?),
+                    Some(("role", r)) => role_ = role(r)?,
+                    _ => return Err(format!("unknown user option {option:?}")),
+                }
+            }
+            Command::CreateUser { actor, user: UserId(prefixed(u, "u")?), tenant, role: role_ }
+        }
+        ["asset", symbol, scale] => Command::AddAsset {
+            actor,
+            spec: AssetSpec {
+                symbol: Symbol::new(symbol).map_err(|e| format!("bad symbol: {e}"))?,
+                scale: prefixed(scale, "scale=")?,
+            },
+        },
+        ["add", symbol, options @ ..] => parse_add(actor, symbol, options)?,
+        [kind @ ("deposit" | "withdraw"), who, asset, amount, tx] => {
+            let amount: i64 = num(amount, "amount")?;
+            Command::Transfer(Transfer {
+                actor,
+                account: account(who)?,
+                asset: AssetId(prefixed(asset, "a")?),
+                tx: TxId(prefixed(tx, "tx=")?),
+                amount: if *kind == "deposit" { amount } else { -amount },
+            })
+        }
+        [kind @ ("hold" | "release"), who, asset, amount] => {
+            let amount: i64 = num(amount, "amount")?;
+            Command::AdminHold {
+                actor,
+                user: UserId(prefixed(who, "u")?),
+                asset: AssetId(prefixed(asset, "a")?),
+                amount: if *kind == "hold" { amount } else { -amount },
+            }
+        }
+        [kind @ ("suspend" | "resume"), who] => Command::SetUserSuspended {
+            actor,
+            user: UserId(prefixed(who, "u")?),
+            suspended: *kind == "suspend",
+        },
+        [kind @ ("halt" | "reopen"), instrument] => Command::SetInstrumentHalted {
+            actor,
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            halted: *kind == "halt",
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(command))
 }
 
 /// Parses one command line.
 pub fn parse_command(line: &str, names: &OrderNames) -> Result<Command, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
+    if let Some(command) = parse_admin(&words)? {
+        return Ok(command);
+    }
     match words.as_slice() {
-        ["add", symbol, options @ ..] => {
-            let mut spec = default_spec(symbol);
-            for option in options {
-                if let Some(r) = option.strip_prefix("qty=") {
-                    (spec.qty_min.0, spec.qty_max.0) = range(r)?;
-                } else if let Some(r) = option.strip_prefix("price=") {
-                    (spec.price_min.0, spec.price_max.0) = range(r)?;
-                } else {
-                    return Err(format!("unknown add option {option:?}"));
-                }
-            }
-            Ok(Command::AddInstrument(spec))
-        }
         ["place", user, instrument, s, kind, rest @ ..] => parse_place(user, instrument, s, kind, rest),
         ["cancel", user, instrument, order] => Ok(Command::Cancel(Cancel {
             user: UserId(prefixed(user, "u")?),
@@ -165,6 +278,7 @@ fn parse_place(user: &str, instrument: &str, s: &str, kind: &str, rest: &[&str])
             w if w.starts_with("cid=") => place.client_order_id = client_id(&w[4..])?,
             w if w.starts_with("price=") => place.price = Some(Price(num(&w[6..], "price")?)),
             w if w.starts_with("levels=") => place.levels_max = num(&w[7..], "levels")?,
+            w if w.starts_with("budget=") => place.quote_budget = num(&w[7..], "budget")?,
             w => return Err(format!("unknown place option {w:?}")),
         }
     }
@@ -192,8 +306,54 @@ fn order(id: OrderId) -> String {
     format!("#{}", id.sequence())
 }
 
+fn account_name(account: AccountRef) -> String {
+    match account {
+        AccountRef::User(user) => format!("u{}", user.0),
+        AccountRef::System(SystemAccount::Fee) => "fee".into(),
+        AccountRef::System(SystemAccount::Insurance) => "insurance".into(),
+        AccountRef::System(SystemAccount::Funding) => "funding".into(),
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Trader => "trader",
+        Role::TenantAdmin => "admin",
+        Role::Operator => "operator",
+    }
+}
+
+/// Admin and money events as a line, or `None` for order events.
+fn format_admin_event(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::TenantCreated { tenant } => format!("tenant-created t{}", tenant.0),
+        Event::UserCreated { user, tenant, role } => {
+            format!("user-created u{} t{} {}", user.0, tenant.0, role_name(*role))
+        }
+        Event::AssetAdded { asset, symbol, scale } => {
+            format!("asset-added a{} {} scale={scale}", asset.0, symbol.as_str())
+        }
+        Event::Transferred { account, asset, tx, amount } => {
+            format!("transferred {} a{} {amount:+} tx={}", account_name(*account), asset.0, tx.0)
+        }
+        Event::Balance { user, asset, available, held } => {
+            format!("balance u{} a{} {available}/{held}", user.0, asset.0)
+        }
+        Event::UserSuspended { user, suspended } => {
+            format!("{} u{}", if *suspended { "suspended" } else { "resumed" }, user.0)
+        }
+        Event::InstrumentHalted { instrument, halted } => {
+            format!("{} i{}", if *halted { "halted" } else { "reopened" }, instrument.0)
+        }
+        _ => return None,
+    })
+}
+
 /// One event as a line.
 pub fn format_event(event: &Event) -> String {
+    if let Some(line) = format_admin_event(event) {
+        return line;
+    }
     match event {
         Event::InstrumentAdded { instrument, symbol } => {
             format!("added i{} {}", instrument.0, symbol.as_str())
@@ -256,5 +416,6 @@ pub fn format_event(event: &Event) -> String {
             Some(i) => format!("mass-cancelled u{} i{} {count}", user.0, i.0),
             None => format!("mass-cancelled u{} all {count}", user.0),
         },
+        _ => unreachable!("admin events are formatted above"),
     }
 }

@@ -2,6 +2,7 @@
 //! every change of state.
 
 use ferrex_engine::{Amend, Command, Engine, Event, InstrumentId, OrderRef, Price, Qty, UserId};
+use ferrex_tests::fixture;
 use ferrex_tests::generate::{CommandGen, SplitMix64, differential_config, market_spec};
 
 /// Runs `count` generated commands from `seed`; returns the events and the hash after each.
@@ -21,9 +22,7 @@ fn run(engine: &mut Engine, seed: u64, count: usize) -> (Vec<Event>, Vec<u64>) {
 }
 
 fn fresh() -> Engine {
-    let mut engine = Engine::new(differential_config()).unwrap();
-    engine.apply(&Command::AddInstrument(market_spec("BTC-USDT")), &mut Vec::new());
-    engine
+    fixture::engine_with(differential_config(), &[market_spec("BTC-USDT")])
 }
 
 #[test]
@@ -48,11 +47,38 @@ fn a_clone_continues_identically() {
 #[test]
 fn hash_changes_with_state_and_only_with_state() {
     let mut engine = fresh();
-    let (_, hashes) = run(&mut engine, 9, 2_000);
-    // Consecutive hashes are equal exactly when... at least the hash moved often: every accepted
-    // order changes the id sequence.
-    let changes = hashes.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(changes > 500, "hash changed only {changes} times in 2000 commands");
+    let mut generator = CommandGen::new(1);
+    let mut rng = SplitMix64(9);
+    let mut events = Vec::new();
+    let (mut changed, mut kept) = (0, 0);
+    for _ in 0..2_000 {
+        let command = generator.next(&mut rng).unwrap();
+        let before = engine.state_hash();
+        events.clear();
+        engine.apply(&command, &mut events);
+        generator.observe(&events);
+        let after = engine.state_hash();
+        // A refused command changes nothing; anything that accepts, trades, cancels or lists does.
+        let rejected = matches!(events[..], [Event::Rejected { .. }]);
+        let changes_state = events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Accepted(_)
+                    | Event::Fill(_)
+                    | Event::Cancelled { .. }
+                    | Event::Amended { .. }
+                    | Event::InstrumentAdded { .. }
+            )
+        });
+        if rejected {
+            assert_eq!(before, after, "{command:?} was refused but moved the hash");
+            kept += 1;
+        } else if changes_state {
+            assert_ne!(before, after, "{command:?} changed state ({events:?}) but not the hash");
+            changed += 1;
+        }
+    }
+    assert!(changed > 300 && kept > 100, "both kinds occur: {changed} changed, {kept} refused");
     // A rejected command leaves the hash alone.
     let before = engine.state_hash();
     let bad = Command::Amend(Amend {
