@@ -11,6 +11,7 @@
 pub mod differential;
 pub mod fixture;
 pub mod generate;
+pub mod money_gen;
 pub mod reference;
 pub mod scenario;
 pub mod text;

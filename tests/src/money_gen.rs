@@ -1,0 +1,200 @@
+//! Random mixes of every command, money included, for the money property test and its fuzz target.
+//!
+//! Users start with modest balances, so holds run out and `InsufficientBalance` is common; transfers
+//! reuse and skip transaction ids; admin holds, suspensions and halts come and go; instruments carry
+//! fees (one with a maker rebate). Trading commands come from [`CommandGen`]. There is no oracle:
+//! the engine's own invariants (conservation, exact holds, no negative balance) are checked after
+//! every command, and a replay of the same commands must end in the same state hash.
+
+use ferrex_engine::{
+    AccountRef, AssetId, AssetSpec, Command, Engine, EngineConfig, Event, InstrumentId, Role, Symbol,
+    SystemAccount, TenantId, Transfer, TxId, UserId,
+};
+
+use crate::fixture::{self, BTC, OPERATOR, USDT};
+use crate::generate::{CommandGen, Source, market_spec};
+
+/// The engine configuration of money runs: the differential's tiny capacities, four assets.
+pub fn money_config() -> EngineConfig {
+    EngineConfig { assets_max: 4, ..crate::generate::differential_config() }
+}
+
+/// The commands every money run starts with: assets, traders, modest deposits, two instruments
+/// with fees (taker 10 bps and a 2 bps maker rebate; taker 7 bps and maker 5 bps).
+pub fn money_setup(config: &EngineConfig) -> Vec<Command> {
+    let mut commands = fixture::assets();
+    commands.extend(fixture::traders(1, config.users_max));
+    commands.extend(fixture::deposits(config.users_max, USDT, 200_000, 1));
+    commands.extend(fixture::deposits(config.users_max, BTC, 2_000, 2));
+    for (symbol, maker, taker) in [("BTC-USDT", -2, 10), ("XBT-USDT", 5, 7)] {
+        let mut spec = market_spec(symbol);
+        (spec.maker_fee_bps, spec.taker_fee_bps) = (maker, taker);
+        commands.push(Command::AddInstrument { actor: OPERATOR, spec });
+    }
+    commands
+}
+
+/// Generates money and admin commands around a [`CommandGen`].
+#[derive(Debug, Clone)]
+pub struct MoneyGen {
+    trading: CommandGen,
+    /// Next transaction id per user (index `users_max` for system accounts).
+    next_tx: Vec<u64>,
+    users_max: u32,
+}
+
+impl MoneyGen {
+    /// A generator for an engine set up by [`money_setup`].
+    pub fn new(config: &EngineConfig) -> MoneyGen {
+        MoneyGen {
+            trading: CommandGen::new(2),
+            next_tx: vec![3; config.users_max as usize + 1],
+            users_max: config.users_max,
+        }
+    }
+
+    /// Learns from a command's events.
+    pub fn observe(&mut self, events: &[Event]) {
+        self.trading.observe(events);
+    }
+
+    /// The next command, or `None` when the source is exhausted.
+    pub fn next(&mut self, s: &mut dyn Source) -> Option<Command> {
+        Some(match s.below(100)? {
+            0..=9 => Command::Transfer(self.transfer(s)?),
+            10..=13 => Command::AdminHold {
+                actor: self.actor(s)?,
+                user: self.user(s)?,
+                asset: asset(s)?,
+                amount: amount(s)? * if s.below(2)? == 0 { 1 } else { -1 },
+            },
+            14..=15 => Command::SetUserSuspended {
+                actor: self.actor(s)?,
+                user: self.user(s)?,
+                suspended: s.below(3)? == 0,
+            },
+            16 => Command::SetInstrumentHalted {
+                actor: self.actor(s)?,
+                instrument: InstrumentId(u32::try_from(s.below(3)?).ok()?),
+                halted: s.below(3)? == 0,
+            },
+            17 => Command::CreateTenant { actor: self.actor(s)?, tenant: TenantId(small(s, 4)?) },
+            18 => Command::CreateUser {
+                actor: self.actor(s)?,
+                user: UserId(small(s, self.users_max + 2)?),
+                tenant: TenantId(small(s, 4)?),
+                role: [Role::Trader, Role::TenantAdmin, Role::Operator][small(s, 3)? as usize],
+            },
+            19 => {
+                const SYMBOLS: [&str; 4] = ["ETH", "SOL", "USDT", "DOGE"];
+                let symbol = Symbol::new(SYMBOLS[small(s, 4)? as usize]).ok()?;
+                let scale = u8::try_from(s.below(21)?).ok()?;
+                Command::AddAsset { actor: self.actor(s)?, spec: AssetSpec { symbol, scale } }
+            }
+            _ => self.trading.next(s)?,
+        })
+    }
+
+    fn user(&self, s: &mut dyn Source) -> Option<UserId> {
+        Some(UserId(u32::try_from(s.below(u64::from(self.users_max) + 1)?).ok()?))
+    }
+
+    /// Mostly the operator; sometimes a trader (refused) or nobody.
+    fn actor(&self, s: &mut dyn Source) -> Option<UserId> {
+        if s.below(8)? == 0 { self.user(s) } else { Some(OPERATOR) }
+    }
+
+    fn transfer(&mut self, s: &mut dyn Source) -> Option<Transfer> {
+        let account = match s.below(10)? {
+            0 => AccountRef::System(SystemAccount::Insurance),
+            1 => AccountRef::System(SystemAccount::Fee),
+            _ => AccountRef::User(self.user(s)?),
+        };
+        let owner = match account {
+            AccountRef::User(user) => (user.0 as usize).min(self.next_tx.len() - 1),
+            AccountRef::System(_) => self.next_tx.len() - 1,
+        };
+        // Mostly the next id; sometimes a retry of the previous one or a jump ahead.
+        let tx = match s.below(8)? {
+            0 => self.next_tx[owner].saturating_sub(1),
+            1 => self.next_tx[owner] + s.below(5)?,
+            _ => self.next_tx[owner],
+        };
+        self.next_tx[owner] = self.next_tx[owner].max(tx + 1);
+        let sign = if s.below(3)? == 0 { -1 } else { 1 };
+        Some(Transfer {
+            actor: self.actor(s)?,
+            account,
+            asset: asset(s)?,
+            tx: TxId(tx),
+            amount: sign * amount(s)?,
+        })
+    }
+}
+
+fn small(s: &mut dyn Source, bound: u32) -> Option<u32> {
+    u32::try_from(s.below(u64::from(bound))?).ok()
+}
+
+fn asset(s: &mut dyn Source) -> Option<AssetId> {
+    // USDT, BTC, and now and then an asset that does not exist.
+    Some(AssetId(u32::try_from(s.below(5)?).ok()?.min(2)))
+}
+
+fn amount(s: &mut dyn Source) -> Option<i64> {
+    Some(match s.below(20)? {
+        0 => 0,
+        1 => i64::MAX,
+        _ => i64::try_from(s.below(50_000)?).ok()?,
+    })
+}
+
+/// What a money run saw.
+#[derive(Debug, Default, Clone)]
+pub struct MoneyRun {
+    /// Every command applied after the setup.
+    pub commands: Vec<Command>,
+    /// Every event, in order.
+    pub events: Vec<Event>,
+    /// The state hash at the end.
+    pub hash: u64,
+}
+
+/// Applies up to `commands_max` generated commands to a freshly set-up engine, checking every
+/// invariant after each; `Err` gives the broken invariant and the last commands.
+pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<MoneyRun, String> {
+    let config = money_config();
+    let mut engine = Engine::new(config).map_err(|e| e.to_string())?;
+    fixture::apply_setup(&mut engine, &money_setup(&config));
+    let mut generator = MoneyGen::new(&config);
+    let mut run = MoneyRun::default();
+    let mut events = Vec::new();
+    while run.commands.len() < commands_max {
+        let Some(command) = generator.next(source) else { break };
+        events.clear();
+        engine.apply(&command, &mut events);
+        run.commands.push(command);
+        if let Err(e) = engine.check_invariants() {
+            let start = run.commands.len().saturating_sub(20);
+            let recent: Vec<String> = run.commands[start..].iter().map(|c| format!("> {c:?}")).collect();
+            return Err(format!("{e}\nafter:\n{}\nevents: {events:?}", recent.join("\n")));
+        }
+        generator.observe(&events);
+        run.events.extend_from_slice(&events);
+    }
+    run.hash = engine.state_hash();
+    Ok(run)
+}
+
+/// Replays commands on a freshly set-up engine; returns the final state hash.
+pub fn replay(commands: &[Command]) -> u64 {
+    let config = money_config();
+    let mut engine = Engine::new(config).expect("valid config");
+    fixture::apply_setup(&mut engine, &money_setup(&config));
+    let mut events = Vec::new();
+    for command in commands {
+        events.clear();
+        engine.apply(command, &mut events);
+    }
+    engine.state_hash()
+}
