@@ -130,10 +130,10 @@ impl Engine {
         }
     }
 
-    /// The available balance of an account.
+    /// What an account may pay out: a user's available balance less the margin its perpetuals use.
     fn available(&self, account: AccountRef, asset: AssetId) -> i64 {
         match account {
-            AccountRef::User(user) => self.ledger.balance(user, asset).available,
+            AccountRef::User(user) => self.spendable(user, asset),
             AccountRef::System(system) => self.ledger.assets[asset.0 as usize].system[system as usize - 1],
         }
     }
@@ -190,7 +190,7 @@ impl Engine {
             return Err(RejectCode::InvalidAmount);
         }
         let held = self.ledger.admin_hold(user, asset);
-        if amount > self.ledger.balance(user, asset).available || -amount > held {
+        if amount > self.spendable(user, asset) || -amount > held {
             return Err(RejectCode::InsufficientBalance);
         }
         if amount > 0 {

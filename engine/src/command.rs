@@ -72,6 +72,35 @@ pub enum Command {
         /// Suspended or not.
         suspended: bool,
     },
+    /// Operator: set a perpetual's mark price. Every position is settled to it (variation margin),
+    /// then users below maintenance margin are liquidated.
+    SetMarkPrice {
+        /// Who asks.
+        actor: UserId,
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// The new mark price, ticks (within the instrument's price range).
+        price: Price,
+    },
+    /// Operator: apply a funding rate at the current mark price: longs pay shorts (negative rate:
+    /// shorts pay longs), then users below maintenance margin are liquidated.
+    ApplyFunding {
+        /// Who asks.
+        actor: UserId,
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// Rate in parts per million of the position's mark notional (at most 10% either way).
+        rate_ppm: i32,
+    },
+    /// Close a perpetual position: a reduce-only IOC market order for the whole position.
+    ClosePosition {
+        /// The owner.
+        user: UserId,
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// The worst price to trade at, or `None` for any.
+        price: Option<Price>,
+    },
     /// Operator: halt an instrument (no new orders or amends; cancels allowed) or resume it.
     SetInstrumentHalted {
         /// Who asks.
@@ -153,6 +182,8 @@ pub struct Place {
     /// Spot market buys: the most quote to spend on notional (minor units; fees come on top), or 0
     /// for none. A spot market buy needs a budget or a price bound; IOC only.
     pub quote_budget: i64,
+    /// Perpetuals: only reduce the position (IOC, FOK or market; never more than the position).
+    pub reduce_only: bool,
 }
 
 /// Cancel one order.

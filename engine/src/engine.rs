@@ -21,7 +21,8 @@ use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
 use crate::event::{Accepted, CancelReason, Event};
 use crate::ledger::Ledger;
 use crate::matching::Taker;
-use crate::money::{FeeRates, Funds, base_unit, quote_unit};
+use crate::money::{FeeRates, Funds, base_unit, notional, quote_unit};
+use crate::perp::Position;
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
 use crate::spot::Market;
@@ -50,6 +51,8 @@ pub struct EngineConfig {
     pub tenants_max: u32,
     /// Assets; at most 2^10. Accounts take `users_max * assets_max * 16` bytes.
     pub assets_max: u32,
+    /// Perpetuals; at most 256. Positions take `users_max * perpetuals_max * 48` bytes.
+    pub perpetuals_max: u32,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +66,7 @@ impl Default for EngineConfig {
             hash_seed: 0x5eed_f3e7_c0de_0001,
             tenants_max: 1024,
             assets_max: 16,
+            perpetuals_max: 8,
         }
     }
 }
@@ -132,6 +136,18 @@ pub struct Engine {
     pub(crate) markets: Vec<Market>,
     /// Money state of each resting order, by slot (cold: read at fills, cancels and amends).
     pub(crate) order_funds: Vec<Funds>,
+    /// Positions, `perpetuals_max` rows of `users_max` (perp.rs).
+    pub(crate) positions: Vec<Position>,
+    /// Head and tail user of each perpetual's holder list.
+    pub(crate) holders: Vec<(u32, u32)>,
+    /// Book index of each perpetual, in listing order.
+    pub(crate) perp_books: Vec<u32>,
+    /// Margin reserved by open perpetual orders, per user and settlement asset.
+    pub(crate) order_margin: Vec<i64>,
+    /// Users to risk-check at the end of the command (liquidation.rs), flagged to appear once.
+    pub(crate) risk_pending: Vec<u32>,
+    pub(crate) risk_round: Vec<u32>,
+    pub(crate) risk_flags: Vec<bool>,
 }
 
 impl Engine {
@@ -146,6 +162,7 @@ impl Engine {
         check_range("side_levels_reserved", config.side_levels_reserved, 1 << 16)?;
         check_range("tenants_max", config.tenants_max, 1 << 20)?;
         check_range("assets_max", config.assets_max, 1 << 10)?;
+        check_range("perpetuals_max", config.perpetuals_max, 256)?;
         if u64::from(config.users_max) * u64::from(config.assets_max) > 1 << 28 {
             return Err(ConfigError::TooManyAccounts);
         }
@@ -164,6 +181,16 @@ impl Engine {
             ledger: Ledger::new(config.tenants_max, config.users_max, config.assets_max),
             markets: Vec::with_capacity(config.instruments_max as usize),
             order_funds: prefaulted(config.orders_max as usize, Funds::default()),
+            positions: prefaulted(
+                config.perpetuals_max as usize * config.users_max as usize,
+                Position::default(),
+            ),
+            holders: Vec::with_capacity(config.perpetuals_max as usize),
+            perp_books: Vec::with_capacity(config.perpetuals_max as usize),
+            order_margin: prefaulted(config.users_max as usize * config.assets_max as usize, 0),
+            risk_pending: Vec::with_capacity(config.users_max as usize),
+            risk_round: Vec::with_capacity(config.users_max as usize),
+            risk_flags: prefaulted(config.users_max as usize, false),
         })
     }
 
@@ -191,6 +218,15 @@ impl Engine {
             Command::SetInstrumentHalted { actor, instrument, halted } => {
                 (actor, self.set_instrument_halted((actor, instrument, halted), out))
             }
+            Command::SetMarkPrice { actor, instrument, price } => {
+                (actor, self.set_mark_price((actor, instrument, price), out))
+            }
+            Command::ApplyFunding { actor, instrument, rate_ppm } => {
+                (actor, self.apply_funding((actor, instrument, rate_ppm), out))
+            }
+            Command::ClosePosition { user, instrument, price } => {
+                (user, self.close_position((user, instrument, price), out))
+            }
             Command::Place(ref place) => (place.user, self.place(place, out)),
             Command::Cancel(ref cancel) => (cancel.user, self.cancel(cancel, out)),
             Command::Amend(ref amend) => (amend.user, self.amend(amend, out)),
@@ -198,6 +234,9 @@ impl Engine {
         };
         if let Err(code) = result {
             out.push(Event::Rejected { user, code });
+        }
+        if !self.risk_pending.is_empty() {
+            self.run_risk_checks(out);
         }
     }
 
@@ -221,6 +260,10 @@ impl Engine {
         let id = InstrumentId(u32::try_from(self.books.len()).expect("instruments_max fits u32"));
         self.books.push(Book::new(*spec, self.config.side_levels_reserved as usize));
         self.markets.push(market);
+        if market.kind == InstrumentKind::Perpetual {
+            self.perp_books.push(id.0);
+            self.holders.push((u32::MAX, u32::MAX));
+        }
         self.symbols.insert(spec.symbol, id);
         out.push(Event::InstrumentAdded { instrument: id, symbol: spec.symbol });
         Ok(())
@@ -246,6 +289,15 @@ impl Engine {
         {
             return Err(RejectCode::InvalidInstrumentSpec);
         }
+        let perp = match spec.kind {
+            InstrumentKind::Spot => u32::MAX,
+            InstrumentKind::Perpetual => {
+                if self.perp_books.len() >= self.config.perpetuals_max as usize {
+                    return Err(RejectCode::PerpetualsFull);
+                }
+                u32::try_from(self.perp_books.len()).expect("perpetuals_max fits u32")
+            }
+        };
         Ok(Market {
             kind: spec.kind,
             base: spec.base,
@@ -257,6 +309,10 @@ impl Engine {
                 taker_bps: i64::from(spec.taker_fee_bps),
             },
             halted: false,
+            perp,
+            mark: spec.mark_price,
+            initial_bps: i64::from(spec.initial_margin_bps),
+            maintenance_bps: i64::from(spec.maintenance_margin_bps),
         })
     }
 
@@ -330,9 +386,17 @@ impl Engine {
         Ok(())
     }
 
-    /// The hold a new spot order needs, checked against the available balance.
+    /// The hold a new order needs (spot), checked against what the user may spend; perpetuals hold
+    /// nothing but must leave the margin non-negative.
     fn place_hold(&self, book: usize, place: &Place) -> Result<i64, RejectCode> {
         let market = &self.markets[book];
+        if market.kind == InstrumentKind::Perpetual {
+            self.check_perp_place(book, place)?;
+            return Ok(0);
+        }
+        if place.reduce_only {
+            return Err(RejectCode::NotPerpetual);
+        }
         if place.quote_budget != 0 {
             let allowed = market.kind == InstrumentKind::Spot
                 && place.order_type == OrderType::Market
@@ -348,10 +412,75 @@ impl Engine {
         }
         let hold =
             market.order_hold(place.side, place.price, place.qty, place.quote_budget, &Funds::default());
-        if hold > self.ledger.balance(place.user, market.held_asset(place.side)).available {
+        if hold > self.spendable(place.user, market.held_asset(place.side)) {
             return Err(RejectCode::InsufficientBalance);
         }
         Ok(hold)
+    }
+
+    /// A perpetual order: reduce-only rules, or enough margin for it and its loss against the mark.
+    fn check_perp_place(&self, book: usize, place: &Place) -> Result<(), RejectCode> {
+        let market = &self.markets[book];
+        if place.quote_budget != 0 {
+            return Err(RejectCode::InvalidBudget);
+        }
+        let position = self.position(book, place.user).qty;
+        if place.reduce_only {
+            let reduces = match place.side {
+                Side::Buy => position < 0 && place.qty.0 <= -position,
+                Side::Sell => position > 0 && place.qty.0 <= position,
+            };
+            let rests = place.order_type == OrderType::Limit && place.time_in_force == TimeInForce::Gtc;
+            if !reduces || rests {
+                return Err(RejectCode::ReduceOnlyRejected);
+            }
+            return Ok(());
+        }
+        let price = place.price.unwrap_or(market.mark);
+        let loss_ticks = match place.side {
+            Side::Buy => price.0 - market.mark.0,
+            Side::Sell => market.mark.0 - price.0,
+        };
+        let loss = notional(Price(loss_ticks.max(0)), place.qty, market.quote_unit);
+        if market.order_margin(price, place.qty) + loss > self.spendable(place.user, market.quote) {
+            return Err(RejectCode::InsufficientMargin);
+        }
+        Ok(())
+    }
+
+    /// Closes a perpetual position with a reduce-only IOC market order.
+    fn close_position(
+        &mut self,
+        (user, instrument, price): (UserId, InstrumentId, Option<Price>),
+        out: &mut Vec<Event>,
+    ) -> Result<(), RejectCode> {
+        self.check_user(user)?;
+        let book = self.book_index(instrument)?;
+        if self.markets[book].kind != InstrumentKind::Perpetual {
+            return Err(RejectCode::NotPerpetual);
+        }
+        let position = self.position(book, user).qty;
+        if position == 0 {
+            return Err(RejectCode::NoPosition);
+        }
+        let spec = &self.books[book].spec;
+        let side = if position > 0 { Side::Sell } else { Side::Buy };
+        let bound = match side {
+            Side::Buy => spec.price_max,
+            Side::Sell => spec.price_min,
+        };
+        let place = Place {
+            user,
+            instrument,
+            side,
+            order_type: OrderType::Market,
+            price: Some(price.unwrap_or(bound)),
+            qty: Qty(position.abs()),
+            time_in_force: TimeInForce::Ioc,
+            reduce_only: true,
+            ..Place::default()
+        };
+        self.place(&place, out)
     }
 
     /// Validates a placement; returns the book index, the slot the order would rest in and its hold.
@@ -409,7 +538,9 @@ impl Engine {
             self_trade: place.self_trade,
         }));
         let market = self.markets[book];
-        self.ledger.hold(place.user, market.held_asset(place.side), hold);
+        if hold > 0 {
+            self.ledger.hold(place.user, market.held_asset(place.side), hold);
+        }
         let mut taker = Taker::from_place(id, place, market.quote_unit);
         taker.funds.held = hold;
         if place.time_in_force == TimeInForce::Fok && !self.can_fill(book, &taker) {
@@ -451,6 +582,7 @@ impl Engine {
             }
             self.attach_owner(slot);
             self.enqueue(book, slot, out);
+            self.reserve_if_perp(slot);
         }
         self.release_funds(book, place.user, place.side, &mut taker.funds);
         self.push_market_balances(book, place.user, out);
@@ -524,7 +656,13 @@ impl Engine {
     }
 
     /// Cancels a resting order and reports its level.
-    fn cancel_resting(&mut self, book: usize, slot: u32, reason: CancelReason, out: &mut Vec<Event>) {
+    pub(crate) fn cancel_resting(
+        &mut self,
+        book: usize,
+        slot: u32,
+        reason: CancelReason,
+        out: &mut Vec<Event>,
+    ) {
         let order = self.orders[slot as usize];
         self.dequeue(slot);
         self.detach_owner(slot);
@@ -570,25 +708,66 @@ impl Engine {
             self.report_level(book, order.level, order.side, out);
             self.reprice(book, slot, amend.price, amend.qty, out);
         }
+        if !self.slots.is_free(slot) && self.orders[slot as usize].id == order.id {
+            self.reserve_if_perp(slot);
+        }
         self.push_market_balances(book, amend.user, out);
         Ok(())
     }
 
-    /// The hold of an amended order, checked against what is available besides its current hold.
+    /// Reserves a resting perpetual order's margin and open quantity.
+    fn reserve_if_perp(&mut self, slot: u32) {
+        let order = self.orders[slot as usize];
+        let market = self.markets[order.instrument.0 as usize];
+        if market.kind == InstrumentKind::Perpetual {
+            let margin = market.order_margin(order.price, order.qty);
+            self.order_funds[slot as usize].margin = margin;
+            self.reserve_perp_order(slot, margin, 1);
+        }
+    }
+
+    /// Drops a perpetual order's reservation (orders that reserve have a positive margin).
+    fn unreserve_if_perp(&mut self, slot: u32) {
+        let margin = self.order_funds[slot as usize].margin;
+        if margin > 0 {
+            self.reserve_perp_order(slot, margin, -1);
+            self.order_funds[slot as usize].margin = 0;
+        }
+    }
+
+    /// The hold of an amended order, checked against what is available besides its current hold
+    /// (perpetuals: its margin, checked against the margin left besides its current one).
     fn amend_hold(&self, book: usize, slot: u32, amend: &Amend) -> Result<i64, RejectCode> {
         let market = &self.markets[book];
         let order = &self.orders[slot as usize];
         let funds = &self.order_funds[slot as usize];
+        if market.kind == InstrumentKind::Perpetual {
+            let loss_ticks = match order.side {
+                Side::Buy => amend.price.0 - market.mark.0,
+                Side::Sell => market.mark.0 - amend.price.0,
+            };
+            let loss = notional(Price(loss_ticks.max(0)), amend.qty, market.quote_unit);
+            let margin = market.order_margin(amend.price, amend.qty);
+            if margin + loss - funds.margin > self.spendable(order.user, market.quote) {
+                return Err(RejectCode::InsufficientMargin);
+            }
+            return Ok(0);
+        }
         let hold = market.order_hold(order.side, Some(amend.price), amend.qty, 0, funds);
-        let available = self.ledger.balance(order.user, market.held_asset(order.side)).available;
+        let available = self.spendable(order.user, market.held_asset(order.side));
         if hold - funds.held > available {
             return Err(RejectCode::InsufficientBalance);
         }
         Ok(hold)
     }
 
-    /// Sets a resting order's hold, moving the difference between available and held.
+    /// Sets a resting order's hold, moving the difference between available and held
+    /// (perpetuals: drops its reservation; `reserve_if_perp` makes the new one once it rests).
     fn rehold(&mut self, book: usize, slot: u32, hold: i64) {
+        if self.markets[book].kind == InstrumentKind::Perpetual {
+            self.unreserve_if_perp(slot);
+            return;
+        }
         let order = self.orders[slot as usize];
         let asset = self.markets[book].held_asset(order.side);
         let funds = &mut self.order_funds[slot as usize];
@@ -694,6 +873,7 @@ impl Engine {
     /// Removes a dequeued order from its user's list and the client index, releases what it still
     /// holds and frees its slot.
     pub(crate) fn detach_owner(&mut self, slot: u32) {
+        self.unreserve_if_perp(slot);
         let order = self.orders[slot as usize];
         let mut funds = self.order_funds[slot as usize];
         self.release_funds(order.instrument.0 as usize, order.user, order.side, &mut funds);

@@ -32,16 +32,19 @@ pub enum CancelReason {
     FillOrKill = 4,
     /// Self-trade prevention.
     SelfTrade = 5,
+    /// Its owner was liquidated.
+    Liquidation = 6,
 }
 
 impl CancelReason {
     /// Every reason, in numeric order.
-    pub const ALL: [CancelReason; 5] = [
+    pub const ALL: [CancelReason; 6] = [
         CancelReason::Requested,
         CancelReason::MassCancel,
         CancelReason::Unfilled,
         CancelReason::FillOrKill,
         CancelReason::SelfTrade,
+        CancelReason::Liquidation,
     ];
 }
 
@@ -106,6 +109,57 @@ pub enum Event {
         instrument: InstrumentId,
         /// Its new state.
         halted: bool,
+    },
+    /// A perpetual position after a change (fills, liquidation).
+    Position {
+        /// Whose.
+        user: UserId,
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// Signed quantity, lots (positive long).
+        qty: i64,
+        /// Cost of the open quantity at its entry prices, quote minor units (entry price =
+        /// `entry_notional / |qty| / quote_unit`); 0 when flat.
+        entry_notional: i64,
+        /// Realized PnL of the position since it was opened, quote minor units (reported the
+        /// Binance way; the cash moved earlier, by variation margin: see docs/MONEY.md).
+        realized_pnl: i64,
+    },
+    /// A perpetual's mark price changed; positions were settled to it.
+    MarkPrice {
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// The new mark price.
+        price: Price,
+    },
+    /// Funding was applied to a perpetual's positions (their owners' `Balance` events follow).
+    FundingApplied {
+        /// Which perpetual.
+        instrument: InstrumentId,
+        /// Rate, parts per million.
+        rate_ppm: i32,
+        /// Total paid by the paying side, quote minor units.
+        paid: i64,
+    },
+    /// A user fell below maintenance margin and is being liquidated; its order cancels, closing
+    /// fills and fee follow.
+    Liquidation {
+        /// Whose.
+        user: UserId,
+        /// The settlement asset.
+        asset: AssetId,
+        /// Equity (available balance) when it started.
+        equity: i64,
+        /// Maintenance margin when it started.
+        maintenance: i64,
+    },
+    /// Money that should have moved could not: the payer and the insurance fund were both short,
+    /// so receivers got less (no auto-deleveraging: see docs/MONEY.md). Operators must act.
+    InsuranceShortfall {
+        /// The asset.
+        asset: AssetId,
+        /// The amount receivers did not get, minor units.
+        amount: i64,
     },
     /// An instrument was listed.
     InstrumentAdded {

@@ -43,7 +43,63 @@ impl Engine {
         );
         self.check_users()?;
         self.check_client_index()?;
-        self.check_money()
+        self.check_money()?;
+        self.check_perpetuals()
+    }
+
+    /// Positions sum to zero; holder lists hold exactly the open positions; order reservations
+    /// (margin, open quantity) match the resting orders; no risk check is left pending.
+    fn check_perpetuals(&self) -> Result<(), InvariantViolation> {
+        ensure!(self.risk_pending.is_empty(), "risk checks left pending");
+        let users = self.config.users_max as usize;
+        let mut margin = vec![0i64; self.order_margin.len()];
+        let mut open = vec![(0i64, 0i64); self.positions.len()];
+        for slot in 0..self.config.orders_max {
+            if self.slots.is_free(slot) {
+                continue;
+            }
+            let o = &self.orders[slot as usize];
+            let market = &self.markets[o.instrument.0 as usize];
+            let funds = &self.order_funds[slot as usize];
+            if market.kind != crate::types::InstrumentKind::Perpetual {
+                ensure!(funds.margin == 0, "spot order {:?} reserves margin", o.id);
+                continue;
+            }
+            let expected = market.order_margin(o.price, o.qty);
+            ensure!(funds.margin == expected, "order {:?} reserves {} not {expected}", o.id, funds.margin);
+            margin[self.ledger_index(o.user, market.quote)] += expected;
+            let entry = &mut open[self.position_index(market.perp, o.user)];
+            match o.side {
+                Side::Buy => entry.0 += o.qty.0,
+                Side::Sell => entry.1 += o.qty.0,
+            }
+        }
+        ensure!(margin == self.order_margin, "order margin totals differ from the orders");
+        for &book in &self.perp_books {
+            let perp = self.markets[book as usize].perp as usize;
+            let (mut sum, mut holders) = (0i128, 0usize);
+            for user in 0..users {
+                let p = &self.positions[perp * users + user];
+                ensure!(
+                    (p.open_buy, p.open_sell) == open[perp * users + user],
+                    "perp {perp} user {user}: open qty"
+                );
+                sum += i128::from(p.qty);
+                holders += usize::from(p.qty != 0);
+                ensure!(p.qty != 0 || p.entry_notional == 0, "flat position with an entry notional");
+            }
+            ensure!(sum == 0, "perpetual {book}: positions sum to {sum}");
+            let mut listed = 0usize;
+            let mut holder = self.holder_after(book as usize, None);
+            while let Some(user) = holder {
+                ensure!(self.positions[perp * users + user as usize].qty != 0, "flat user {user} listed");
+                listed += 1;
+                ensure!(listed <= holders, "holder list of perpetual {book} loops");
+                holder = self.holder_after(book as usize, Some(user));
+            }
+            ensure!(listed == holders, "holder list of perpetual {book}: {listed} of {holders}");
+        }
+        Ok(())
     }
 
     /// Conservation per asset, no negative balance, every hold explained by orders and admin holds.
@@ -58,7 +114,12 @@ impl Engine {
             let o = &self.orders[slot as usize];
             let market = &self.markets[o.instrument.0 as usize];
             let funds = &self.order_funds[slot as usize];
-            let hold = market.order_hold(o.side, Some(o.price), o.qty, 0, funds);
+            let hold = match market.kind {
+                crate::types::InstrumentKind::Spot => {
+                    market.order_hold(o.side, Some(o.price), o.qty, 0, funds)
+                }
+                crate::types::InstrumentKind::Perpetual => 0,
+            };
             ensure!(funds.held == hold, "order {:?} holds {} but its state needs {hold}", o.id, funds.held);
             let asset = market.held_asset(o.side);
             expected_held[o.user.0 as usize * assets + asset.0 as usize] += i128::from(hold);

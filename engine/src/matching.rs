@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::event::{CancelReason, Event, Fill};
 use crate::money::Funds;
 use crate::types::{
-    InstrumentId, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, TradeId, UserId,
+    InstrumentId, InstrumentKind, OrderId, OrderType, Price, Qty, SelfTradePrevention, Side, TradeId, UserId,
 };
 
 /// The taking side of a match.
@@ -41,6 +41,8 @@ pub(crate) struct Taker {
     pub(crate) quote_unit: i64,
     /// Its money state while it takes.
     pub(crate) funds: Funds,
+    /// Liquidation orders pay no trading fee.
+    pub(crate) fees_waived: bool,
 }
 
 impl Taker {
@@ -57,6 +59,7 @@ impl Taker {
             budget: place.quote_budget,
             quote_unit,
             funds: Funds::default(),
+            fees_waived: false,
         }
     }
 
@@ -73,6 +76,7 @@ impl Taker {
             budget: 0,
             quote_unit,
             funds,
+            fees_waived: false,
         }
     }
 
@@ -175,7 +179,10 @@ impl Engine {
             maker_qty_left: maker.qty,
             aggressor: taker.side,
         }));
-        self.settle_spot(book, slot, taker, maker.price, qty);
+        match self.markets[book].kind {
+            InstrumentKind::Spot => self.settle_spot(book, slot, taker, maker.price, qty),
+            InstrumentKind::Perpetual => self.settle_perp(book, slot, taker, (maker.price, qty), out),
+        }
         if maker.qty.0 == 0 {
             self.dequeue(slot);
             self.detach_owner(slot);

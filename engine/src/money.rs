@@ -106,6 +106,8 @@ impl FeeRates {
 pub(crate) struct Funds {
     /// Held on the order's behalf: quote for a spot buy, base for a spot sell (minor units).
     pub(crate) held: i64,
+    /// Perpetuals: the initial margin (and fee) the order reserves; counted, never held.
+    pub(crate) margin: i64,
     /// Notional traded as taker.
     pub(crate) taker_notional: i64,
     /// Notional traded as maker.

@@ -54,6 +54,8 @@ pub enum RejectCode {
     OrderIdsExhausted = 4004,
     /// Every asset slot is in use.
     AssetsFull = 4005,
+    /// Every perpetual slot is in use (`perpetuals_max`).
+    PerpetualsFull = 4006,
     /// The actor's role does not allow this command on this target.
     NotAuthorized = 5001,
     /// The tenant id names no tenant.
@@ -84,11 +86,21 @@ pub enum RejectCode {
     MarketBuyWithoutBudget = 5014,
     /// A quote budget on anything but a spot market IOC buy, or a negative one.
     InvalidBudget = 5015,
+    /// The order would take the user's available margin below zero.
+    InsufficientMargin = 5101,
+    /// A reduce-only order that would not only reduce the position, or one that could rest.
+    ReduceOnlyRejected = 5102,
+    /// A perpetual-only command or flag on a spot instrument.
+    NotPerpetual = 5103,
+    /// Closing a position that is flat.
+    NoPosition = 5104,
+    /// A funding rate beyond 10% either way.
+    InvalidFundingRate = 5105,
 }
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 37] = [
+    pub const ALL: [RejectCode; 43] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -111,6 +123,7 @@ impl RejectCode {
         RejectCode::InstrumentsFull,
         RejectCode::OrderIdsExhausted,
         RejectCode::AssetsFull,
+        RejectCode::PerpetualsFull,
         RejectCode::NotAuthorized,
         RejectCode::UnknownTenant,
         RejectCode::DuplicateTenant,
@@ -126,6 +139,11 @@ impl RejectCode {
         RejectCode::InstrumentHalted,
         RejectCode::MarketBuyWithoutBudget,
         RejectCode::InvalidBudget,
+        RejectCode::InsufficientMargin,
+        RejectCode::ReduceOnlyRejected,
+        RejectCode::NotPerpetual,
+        RejectCode::NoPosition,
+        RejectCode::InvalidFundingRate,
     ];
 
     /// The stable numeric code.
@@ -178,6 +196,12 @@ impl RejectCode {
             RejectCode::InstrumentHalted => "instrument halted",
             RejectCode::MarketBuyWithoutBudget => "market buy needs a quote budget or a price bound",
             RejectCode::InvalidBudget => "quote budget not allowed here",
+            RejectCode::PerpetualsFull => "perpetual capacity exhausted",
+            RejectCode::InsufficientMargin => "insufficient margin",
+            RejectCode::ReduceOnlyRejected => "reduce-only order would not reduce the position",
+            RejectCode::NotPerpetual => "instrument is not a perpetual",
+            RejectCode::NoPosition => "no position to close",
+            RejectCode::InvalidFundingRate => "invalid funding rate",
         }
     }
 

@@ -31,6 +31,13 @@ pub(crate) struct Market {
     pub(crate) base_unit: i64,
     pub(crate) fees: FeeRates,
     pub(crate) halted: bool,
+    /// Perpetuals: index into the position table; `u32::MAX` for spot.
+    pub(crate) perp: u32,
+    /// Perpetuals: mark price, ticks (every position is settled to it).
+    pub(crate) mark: Price,
+    /// Perpetuals: initial and maintenance margin rates, basis points.
+    pub(crate) initial_bps: i64,
+    pub(crate) maintenance_bps: i64,
 }
 
 impl Market {
@@ -146,15 +153,20 @@ impl Engine {
 
     /// Releases what an order or taker still holds.
     pub(crate) fn release_funds(&mut self, book: usize, user: UserId, side: Side, funds: &mut Funds) {
-        let asset = self.markets[book].held_asset(side);
-        self.ledger.release(user, asset, funds.held);
-        funds.held = 0;
+        if funds.held > 0 {
+            let asset = self.markets[book].held_asset(side);
+            self.ledger.release(user, asset, funds.held);
+            funds.held = 0;
+        }
     }
 
-    /// Reports the user's balances of both assets of a market.
+    /// Reports the user's balances of the assets a market moves (spot: base and quote; perpetual:
+    /// the settlement asset).
     pub(crate) fn push_market_balances(&self, book: usize, user: UserId, out: &mut Vec<Event>) {
         let market = &self.markets[book];
-        self.push_balance(user, market.base, out);
+        if market.kind == InstrumentKind::Spot {
+            self.push_balance(user, market.base, out);
+        }
         self.push_balance(user, market.quote, out);
     }
 }

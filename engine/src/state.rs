@@ -120,9 +120,11 @@ impl Engine {
         h.update(&self.orders_accepted.to_le_bytes());
         h.update(&(self.books.len() as u64).to_le_bytes());
         self.hash_ledger(&mut h);
+        self.hash_positions(&mut h);
         for (index, book) in self.books.iter().enumerate() {
             hash_spec(&mut h, &book.spec);
             h.update(&[u8::from(self.markets[index].halted)]);
+            h.update(&self.markets[index].mark.0.to_le_bytes());
             h.update(&book.trades.to_le_bytes());
             h.update(&(book.bids.len() as u64).to_le_bytes());
             h.update(&(book.asks.len() as u64).to_le_bytes());
@@ -149,12 +151,28 @@ impl Engine {
                     h.update(&self.client_ids[slot as usize].0);
                 }
                 let f = &self.order_funds[slot as usize];
-                for v in [f.held, f.taker_notional, f.maker_notional] {
+                for v in [f.held, f.margin, f.taker_notional, f.maker_notional] {
                     h.update(&v.to_le_bytes());
                 }
             });
         }
         h.digest()
+    }
+
+    /// Every position with a quantity or open orders, in perpetual then user order; order margins.
+    fn hash_positions(&self, h: &mut Xxh3) {
+        for (index, p) in self.positions.iter().enumerate() {
+            if p.qty != 0 || p.open_buy != 0 || p.open_sell != 0 || p.realized_pnl != 0 {
+                h.update(&(index as u64).to_le_bytes());
+                for v in [p.qty, p.entry_notional, p.realized_pnl, p.open_buy, p.open_sell] {
+                    h.update(&v.to_le_bytes());
+                }
+            }
+        }
+        for (index, &margin) in self.order_margin.iter().enumerate().filter(|(_, m)| **m != 0) {
+            h.update(&(index as u64).to_le_bytes());
+            h.update(&margin.to_le_bytes());
+        }
     }
 
     /// Tenants, existing users with their balances, assets with their system accounts, admin holds.

@@ -218,7 +218,8 @@ impl CommandGen {
 
 /// Breaks one rule of a placement, so that each validation reject is reached.
 fn mutate(p: &mut Place, s: &mut dyn Source) -> Option<()> {
-    match s.below(7)? {
+    match s.below(8)? {
+        7 => p.reduce_only = true,
         0 => p.time_in_force = TimeInForce::Gtc,
         1 => p.post_only = !p.post_only,
         2 => p.levels_max = 1,
@@ -355,6 +356,7 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             self_trade: SelfTradePrevention::CancelBoth,
             levels_max: raw_u32(s)?,
             quote_budget: [0, -1, i64::MIN, 5_000][usize::try_from(s.below(4)?).ok()?],
+            reduce_only: s.below(8)? == 0,
         }),
         1 => Command::Cancel(Cancel { user, instrument, order }),
         2 => Command::Amend(Amend {

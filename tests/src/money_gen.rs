@@ -7,8 +7,8 @@
 //! every command, and a replay of the same commands must end in the same state hash.
 
 use ferrex_engine::{
-    AccountRef, AssetId, AssetSpec, Command, Engine, EngineConfig, Event, InstrumentId, Role, Symbol,
-    SystemAccount, TenantId, Transfer, TxId, UserId,
+    AccountRef, AssetId, AssetSpec, Command, Engine, EngineConfig, Event, InstrumentId, InstrumentKind,
+    Price, Role, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId, UserId,
 };
 
 use crate::fixture::{self, BTC, OPERATOR, USDT};
@@ -19,18 +19,35 @@ pub fn money_config() -> EngineConfig {
     EngineConfig { assets_max: 4, ..crate::generate::differential_config() }
 }
 
-/// The commands every money run starts with: assets, traders, modest deposits, two instruments
-/// with fees (taker 10 bps and a 2 bps maker rebate; taker 7 bps and maker 5 bps).
+/// The perpetual of money runs (instrument 2): prices 500..=1500 so that mark jumps liquidate,
+/// 5% initial and 2.5% maintenance margin, taker 5 bps and a 1 bp maker rebate.
+pub const PERP: InstrumentId = InstrumentId(2);
+
+/// The commands every money run starts with: assets, traders, modest deposits, two spot instruments
+/// with fees (taker 10 bps and a 2 bps maker rebate; taker 7 bps and maker 5 bps), a perpetual, and
+/// some money in the insurance fund.
 pub fn money_setup(config: &EngineConfig) -> Vec<Command> {
     let mut commands = fixture::assets();
     commands.extend(fixture::traders(1, config.users_max));
-    commands.extend(fixture::deposits(config.users_max, USDT, 200_000, 1));
+    commands.extend(fixture::deposits(config.users_max, USDT, 50_000, 1));
     commands.extend(fixture::deposits(config.users_max, BTC, 2_000, 2));
     for (symbol, maker, taker) in [("BTC-USDT", -2, 10), ("XBT-USDT", 5, 7)] {
         let mut spec = market_spec(symbol);
         (spec.maker_fee_bps, spec.taker_fee_bps) = (maker, taker);
         commands.push(Command::AddInstrument { actor: OPERATOR, spec });
     }
+    let mut perp = market_spec("BTC-PERP");
+    (perp.price_min, perp.price_max, perp.mark_price) = (Price(500), Price(1500), Price(1000));
+    (perp.kind, perp.initial_margin_bps, perp.maintenance_margin_bps) = (InstrumentKind::Perpetual, 500, 250);
+    (perp.maker_fee_bps, perp.taker_fee_bps) = (-1, 5);
+    commands.push(Command::AddInstrument { actor: OPERATOR, spec: perp });
+    commands.push(Command::Transfer(Transfer {
+        actor: OPERATOR,
+        account: AccountRef::System(SystemAccount::Insurance),
+        asset: USDT,
+        tx: TxId(1),
+        amount: 20_000,
+    }));
     commands
 }
 
@@ -41,14 +58,17 @@ pub struct MoneyGen {
     /// Next transaction id per user (index `users_max` for system accounts).
     next_tx: Vec<u64>,
     users_max: u32,
+    /// The perpetual's mark as last set (it walks, and sometimes jumps).
+    mark: i64,
 }
 
 impl MoneyGen {
     /// A generator for an engine set up by [`money_setup`].
     pub fn new(config: &EngineConfig) -> MoneyGen {
         MoneyGen {
-            trading: CommandGen::new(2),
+            trading: CommandGen::new(3),
             next_tx: vec![3; config.users_max as usize + 1],
+            mark: 1000,
             users_max: config.users_max,
         }
     }
@@ -91,7 +111,39 @@ impl MoneyGen {
                 let scale = u8::try_from(s.below(21)?).ok()?;
                 Command::AddAsset { actor: self.actor(s)?, spec: AssetSpec { symbol, scale } }
             }
-            _ => self.trading.next(s)?,
+            20..=23 => {
+                let step: u64 = if s.below(6)? == 0 { 300 } else { 20 };
+                let delta = i64::try_from(s.below(2 * step + 1)?).ok()? - i64::try_from(step).ok()?;
+                self.mark = (self.mark + delta).clamp(480, 1520);
+                Command::SetMarkPrice { actor: self.actor(s)?, instrument: PERP, price: Price(self.mark) }
+            }
+            24 => Command::ApplyFunding {
+                actor: self.actor(s)?,
+                instrument: if s.below(10)? == 0 { InstrumentId(0) } else { PERP },
+                rate_ppm: i32::try_from(s.below(4_001)?).ok()? - 2_000
+                    + if s.below(20)? == 0 { 200_000 } else { 0 },
+            },
+            25..=26 => Command::ClosePosition {
+                user: self.user(s)?,
+                instrument: if s.below(10)? == 0 { InstrumentId(0) } else { PERP },
+                price: if s.below(2)? == 0 {
+                    None
+                } else {
+                    Some(Price(990 + i64::try_from(s.below(21)?).ok()?))
+                },
+            },
+            _ => {
+                let mut command = self.trading.next(s)?;
+                if let Command::Place(place) = &mut command {
+                    if place.instrument == PERP && s.below(6)? == 0 {
+                        (place.reduce_only, place.time_in_force) = (true, TimeInForce::Ioc);
+                    } else if place.instrument == PERP && s.below(3)? == 0 {
+                        // Leverage: positions large against balances, so mark jumps liquidate.
+                        place.qty.0 = place.qty.0.saturating_mul(8);
+                    }
+                }
+                command
+            }
         })
     }
 

@@ -6,7 +6,8 @@
 //! command and event types, and follows the rules written in the engine's docs:
 //! - validation order: user, instrument, client id bytes, quantity, order-type rules, price,
 //!   duplicate client id, order id space, capacity (order slot, then level), post-only, then the
-//!   spot budget rules (a budget only on a market IOC buy; a market buy needs a budget or a price);
+//!   reduce-only (perpetuals only: every instrument here is spot), then the spot budget rules (a
+//!   budget only on a market IOC buy; a market buy needs a budget or a price);
 //! - money is not modelled beyond quote budgets (which bound how many lots a market buy takes):
 //!   tests fund every user far beyond what orders can cost; admin commands other than `AddAsset` and
 //!   `AddInstrument` are accepted silently (their events are not compared);
@@ -109,6 +110,9 @@ impl RefEngine {
             | Command::AdminHold { actor, .. }
             | Command::SetUserSuspended { actor, .. }
             | Command::SetInstrumentHalted { actor, .. }
+            | Command::SetMarkPrice { actor, .. }
+            | Command::ApplyFunding { actor, .. }
+            | Command::ClosePosition { user: actor, .. }
             | Command::Transfer(ferrex_engine::Transfer { actor, .. }) => (*actor, Ok(())),
             Command::Place(p) => (p.user, self.place(p, &mut events)),
             Command::Cancel(c) => (c.user, self.cancel(c, &mut events)),
@@ -316,6 +320,10 @@ impl RefEngine {
         }
         if p.post_only && self.would_take(p.instrument, p.side, p.price.unwrap()) {
             return Err(RejectCode::PostOnlyWouldTake);
+        }
+        if p.reduce_only {
+            // Reduce-only is for perpetuals; the reference lists spot instruments only.
+            return Err(RejectCode::NotPerpetual);
         }
         if p.quote_budget != 0 {
             let usable = p.order_type == OrderType::Market

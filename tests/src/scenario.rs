@@ -17,6 +17,8 @@
 //! = queue iI buy|sell P #N #N ...          the queue at one level, front first
 //! = balance uU aA AVAILABLE/HELD           a user's balance (money mode)
 //! = system fee|insurance|funding aA AMOUNT a system account (money mode)
+//! = position uU iI QTY/ENTRY/PNL | flat   a perpetual position (money mode)
+//! = margin uU aA EQUITY/INITIAL/MAINTENANCE  a user's margin in a settlement asset (money mode)
 //! # comment
 //! ```
 
@@ -180,6 +182,19 @@ impl Subject for Engine {
                 };
                 let amount = self.system_balance(asset_of(asset)?, account).ok_or("unknown asset")?;
                 Ok(vec![amount.to_string()])
+            }
+            ["position", user, instrument, ..] => {
+                let user = UserId(user.strip_prefix('u').and_then(|u| u.parse().ok()).ok_or("bad user")?);
+                let instrument = instrument_of(&["", instrument])?;
+                Ok(vec![match self.position_view(user, instrument) {
+                    Some(p) => format!("{:+}/{}/{}", p.qty, p.entry_notional, p.realized_pnl),
+                    None => "flat".to_string(),
+                }])
+            }
+            ["margin", user, asset, ..] => {
+                let user = UserId(user.strip_prefix('u').and_then(|u| u.parse().ok()).ok_or("bad user")?);
+                let m = self.margin(user, asset_of(asset)?).ok_or("unknown user or asset")?;
+                Ok(vec![format!("{}/{}/{}", m.equity, m.initial_margin, m.maintenance_margin)])
             }
             _ => check_words(&self.book_orders(instrument_of(&words)?), &words),
         }

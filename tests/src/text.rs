@@ -6,13 +6,16 @@
 //! tenant T [by=uA]
 //! user U [tenant=T] [role=trader|admin|operator] [by=uA]
 //! asset SYMBOL scale=S [by=uA]
-//! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX] [base=aB] [quote=aQ] [maker=BPS] [taker=BPS] [by=uA]
+//! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX] [base=aB] [quote=aQ] [maker=BPS] [taker=BPS]
+//!     [perp im=BPS mm=BPS mark=PRICE] [by=uA]
+//! mark iI PRICE [by=uA]          funding iI PPM [by=uA]          close uU iI [price=WORST]
 //! deposit|withdraw uU|fee|insurance|funding aA AMOUNT tx=N [by=uA]
 //! hold|release uU aA AMOUNT [by=uA]
 //! suspend|resume uU [by=uA]
 //! halt|reopen iI [by=uA]
 //! place uU iI buy|sell limit PRICE xQTY [gtc|ioc|fok] [post] [stp=taker|maker|both] [cid=ID]
 //! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [budget=QUOTE] [stp=...] [cid=ID]
+//! (either place form also takes `reduce` for a reduce-only order)
 //! cancel uU iI #N|cid=ID
 //! amend uU iI #N|cid=ID PRICE xQTY
 //! mass uU [iI]
@@ -125,8 +128,15 @@ fn actor_of<'a>(words: &[&'a str]) -> Result<(UserId, Vec<&'a str>), String> {
 fn parse_add(actor: UserId, symbol: &str, options: &[&str]) -> Result<Command, String> {
     let mut spec = default_spec(symbol);
     for option in options {
+        if *option == "perp" {
+            spec.kind = InstrumentKind::Perpetual;
+            continue;
+        }
         let (key, value) = option.split_once('=').ok_or_else(|| format!("bad add option {option:?}"))?;
         match key {
+            "im" => spec.initial_margin_bps = num(value, "initial margin")?,
+            "mm" => spec.maintenance_margin_bps = num(value, "maintenance margin")?,
+            "mark" => spec.mark_price = Price(num(value, "mark")?),
             "qty" => (spec.qty_min.0, spec.qty_max.0) = range(value)?,
             "price" => (spec.price_min.0, spec.price_max.0) = range(value)?,
             "base" => spec.base = AssetId(prefixed(value, "a")?),
@@ -205,6 +215,25 @@ fn parse_admin(words: &[&str]) -> Result<Option<Command>, String> {
             user: UserId(prefixed(who, "u")?),
             suspended: *kind == "suspend",
         },
+        ["mark", instrument, price] => Command::SetMarkPrice {
+            actor,
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            price: Price(num(price, "price")?),
+        },
+        ["funding", instrument, rate] => Command::ApplyFunding {
+            actor,
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            rate_ppm: num(rate, "rate")?,
+        },
+        ["close", user, instrument, rest @ ..] => Command::ClosePosition {
+            user: UserId(prefixed(user, "u")?),
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            price: match rest {
+                [] => None,
+                [p] => Some(Price(prefixed(p, "price=")?)),
+                _ => return Err("close takes at most a price".into()),
+            },
+        },
         [kind @ ("halt" | "reopen"), instrument] => Command::SetInstrumentHalted {
             actor,
             instrument: InstrumentId(prefixed(instrument, "i")?),
@@ -272,6 +301,7 @@ fn parse_place(user: &str, instrument: &str, s: &str, kind: &str, rest: &[&str])
             "ioc" => place.time_in_force = TimeInForce::Ioc,
             "fok" => place.time_in_force = TimeInForce::Fok,
             "post" => place.post_only = true,
+            "reduce" => place.reduce_only = true,
             "stp=taker" => place.self_trade = SelfTradePrevention::CancelTaker,
             "stp=maker" => place.self_trade = SelfTradePrevention::CancelMaker,
             "stp=both" => place.self_trade = SelfTradePrevention::CancelBoth,
@@ -299,6 +329,7 @@ fn reason_name(reason: CancelReason) -> &'static str {
         CancelReason::Unfilled => "unfilled",
         CancelReason::FillOrKill => "fok",
         CancelReason::SelfTrade => "self-trade",
+        CancelReason::Liquidation => "liquidation",
     }
 }
 
@@ -345,6 +376,20 @@ fn format_admin_event(event: &Event) -> Option<String> {
         Event::InstrumentHalted { instrument, halted } => {
             format!("{} i{}", if *halted { "halted" } else { "reopened" }, instrument.0)
         }
+        Event::Position { user, instrument, qty, entry_notional, realized_pnl } => {
+            format!(
+                "position u{} i{} {qty:+} entry={entry_notional} pnl={realized_pnl}",
+                user.0, instrument.0
+            )
+        }
+        Event::MarkPrice { instrument, price } => format!("mark i{} {}", instrument.0, price.0),
+        Event::FundingApplied { instrument, rate_ppm, paid } => {
+            format!("funding i{} {rate_ppm}ppm paid={paid}", instrument.0)
+        }
+        Event::Liquidation { user, asset, equity, maintenance } => {
+            format!("liquidation u{} a{} equity={equity} mm={maintenance}", user.0, asset.0)
+        }
+        Event::InsuranceShortfall { asset, amount } => format!("shortfall a{} {amount}", asset.0),
         _ => return None,
     })
 }
