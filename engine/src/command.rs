@@ -184,6 +184,9 @@ pub struct Place {
     pub quote_budget: i64,
     /// Perpetuals: only reduce the position (IOC, FOK or market; never more than the position).
     pub reduce_only: bool,
+    /// Good-till-date: the sequencer time (ns) at which a resting limit GTC order expires; 0 for
+    /// none. Must be later than the engine's time when the order arrives.
+    pub expire_ns: u64,
 }
 
 /// Cancel one order.

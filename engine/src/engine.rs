@@ -19,6 +19,7 @@ use crate::book::{Book, LevelPool, Links, NIL, Order, UserOrders};
 use crate::client_index::ClientIndex;
 use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
 use crate::event::{Accepted, CancelReason, Event};
+use crate::expiry::ExpiryHeap;
 use crate::ledger::Ledger;
 use crate::matching::Taker;
 use crate::money::{FeeRates, Funds, base_unit, notional, quote_unit};
@@ -148,6 +149,12 @@ pub struct Engine {
     pub(crate) risk_pending: Vec<u32>,
     pub(crate) risk_round: Vec<u32>,
     pub(crate) risk_flags: Vec<bool>,
+    /// The sequencer's time as last carried by a command, ns (expiry.rs).
+    pub(crate) now_ns: u64,
+    /// Expiry of each resting order by slot, ns (0: none).
+    pub(crate) order_expiry: Vec<u64>,
+    /// Pending expiries, earliest first.
+    pub(crate) expiries: ExpiryHeap,
 }
 
 impl Engine {
@@ -191,6 +198,9 @@ impl Engine {
             risk_pending: Vec::with_capacity(config.users_max as usize),
             risk_round: Vec::with_capacity(config.users_max as usize),
             risk_flags: prefaulted(config.users_max as usize, false),
+            now_ns: 0,
+            order_expiry: prefaulted(config.orders_max as usize, 0),
+            expiries: ExpiryHeap::with_capacity(config.orders_max as usize),
         })
     }
 
@@ -199,7 +209,14 @@ impl Engine {
         &self.config
     }
 
-    /// Applies one command, appending its events to `out` (which is not cleared).
+    /// Applies one command stamped by the sequencer at `time_ns`: first expires the good-till-date
+    /// orders due by then, then applies the command. Events go to `out` (which is not cleared).
+    pub fn apply_at(&mut self, time_ns: u64, command: &Command, out: &mut Vec<Event>) {
+        self.advance_time(time_ns, out);
+        self.apply(command, out);
+    }
+
+    /// Applies one command at the engine's current time (see [`Engine::apply_at`]).
     pub fn apply(&mut self, command: &Command, out: &mut Vec<Event>) {
         let (user, result) = match *command {
             Command::CreateTenant { actor, tenant } => (actor, self.create_tenant(actor, tenant, out)),
@@ -370,12 +387,15 @@ impl Engine {
                 if place.price.is_none() || place.levels_max != 0 {
                     return Err(RejectCode::InvalidProtection);
                 }
+                if place.expire_ns != 0 && place.time_in_force != TimeInForce::Gtc {
+                    return Err(RejectCode::InvalidTimeInForce);
+                }
                 if place.post_only && place.time_in_force != TimeInForce::Gtc {
                     return Err(RejectCode::InvalidTimeInForce);
                 }
             }
             OrderType::Market => {
-                if place.time_in_force == TimeInForce::Gtc || place.post_only {
+                if place.time_in_force == TimeInForce::Gtc || place.post_only || place.expire_ns != 0 {
                     return Err(RejectCode::InvalidTimeInForce);
                 }
                 if place.price.is_none() && place.levels_max == 0 && place.quote_budget <= 0 {
@@ -493,6 +513,9 @@ impl Engine {
         let spec = &self.books[book].spec;
         Self::check_qty(spec, place.qty)?;
         Self::check_order_type(place)?;
+        if place.expire_ns != 0 && place.expire_ns <= self.now_ns {
+            return Err(RejectCode::ExpiryInPast);
+        }
         if let Some(price) = place.price {
             Self::check_price(spec, price)?;
         }
@@ -583,6 +606,7 @@ impl Engine {
             self.attach_owner(slot);
             self.enqueue(book, slot, out);
             self.reserve_if_perp(slot);
+            self.schedule_expiry(slot, place.expire_ns);
         }
         self.release_funds(book, place.user, place.side, &mut taker.funds);
         self.push_market_balances(book, place.user, out);
@@ -874,6 +898,7 @@ impl Engine {
     /// holds and frees its slot.
     pub(crate) fn detach_owner(&mut self, slot: u32) {
         self.unreserve_if_perp(slot);
+        self.order_expiry[slot as usize] = 0;
         let order = self.orders[slot as usize];
         let mut funds = self.order_funds[slot as usize];
         self.release_funds(order.instrument.0 as usize, order.user, order.side, &mut funds);

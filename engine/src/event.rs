@@ -34,17 +34,20 @@ pub enum CancelReason {
     SelfTrade = 5,
     /// Its owner was liquidated.
     Liquidation = 6,
+    /// Good-till-date: its expiry time passed.
+    Expired = 7,
 }
 
 impl CancelReason {
     /// Every reason, in numeric order.
-    pub const ALL: [CancelReason; 6] = [
+    pub const ALL: [CancelReason; 7] = [
         CancelReason::Requested,
         CancelReason::MassCancel,
         CancelReason::Unfilled,
         CancelReason::FillOrKill,
         CancelReason::SelfTrade,
         CancelReason::Liquidation,
+        CancelReason::Expired,
     ];
 }
 

@@ -44,11 +44,30 @@ impl Engine {
         self.check_users()?;
         self.check_client_index()?;
         self.check_money()?;
+        self.check_expiries()?;
         self.check_perpetuals()
     }
 
     /// Positions sum to zero; holder lists hold exactly the open positions; order reservations
     /// (margin, open quantity) match the resting orders; no risk check is left pending.
+    /// Every resting good-till-date order is indexed and not yet due; nothing else has an expiry.
+    fn check_expiries(&self) -> Result<(), InvariantViolation> {
+        for slot in 0..self.config.orders_max {
+            let expiry = self.order_expiry[slot as usize];
+            if self.slots.is_free(slot) {
+                ensure!(expiry == 0, "free slot {slot} keeps an expiry");
+                continue;
+            }
+            if expiry != 0 {
+                let id = self.orders[slot as usize].id;
+                ensure!(expiry > self.now_ns, "order {id:?} is past its expiry");
+                let indexed = self.expiries.iter().any(|std::cmp::Reverse(entry)| *entry == (expiry, id));
+                ensure!(indexed, "order {id:?} expiry not indexed");
+            }
+        }
+        Ok(())
+    }
+
     fn check_perpetuals(&self) -> Result<(), InvariantViolation> {
         ensure!(self.risk_pending.is_empty(), "risk checks left pending");
         let users = self.config.users_max as usize;

@@ -30,6 +30,7 @@ mod client_index;
 pub mod command;
 mod engine;
 pub mod event;
+mod expiry;
 mod invariants;
 pub mod ledger;
 mod liquidation;

@@ -32,6 +32,8 @@ pub enum RejectCode {
     InvalidProtection = 1010,
     /// Client order id bytes that are not a well-formed id.
     InvalidClientOrderId = 1011,
+    /// A good-till-date expiry that is not later than the engine's time.
+    ExpiryInPast = 1012,
     /// No live order of this user matches the reference on this instrument.
     UnknownOrder = 2001,
     /// The user already has a live order with this client order id.
@@ -100,7 +102,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 43] = [
+    pub const ALL: [RejectCode; 44] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -112,6 +114,7 @@ impl RejectCode {
         RejectCode::MarketWithoutProtection,
         RejectCode::InvalidProtection,
         RejectCode::InvalidClientOrderId,
+        RejectCode::ExpiryInPast,
         RejectCode::UnknownOrder,
         RejectCode::DuplicateClientOrderId,
         RejectCode::PostOnlyWouldTake,
@@ -170,6 +173,7 @@ impl RejectCode {
             RejectCode::MarketWithoutProtection => "market order needs a price or level bound",
             RejectCode::InvalidProtection => "limit orders need a price and take no level bound",
             RejectCode::InvalidClientOrderId => "malformed client order id",
+            RejectCode::ExpiryInPast => "expiry time already passed",
             RejectCode::UnknownOrder => "unknown order",
             RejectCode::DuplicateClientOrderId => "client order id already in use",
             RejectCode::PostOnlyWouldTake => "post-only order would take liquidity",

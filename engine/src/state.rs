@@ -118,6 +118,7 @@ impl Engine {
     pub fn state_hash(&self) -> u64 {
         let mut h = Xxh3::new();
         h.update(&self.orders_accepted.to_le_bytes());
+        h.update(&self.now_ns.to_le_bytes());
         h.update(&(self.books.len() as u64).to_le_bytes());
         self.hash_ledger(&mut h);
         self.hash_positions(&mut h);
@@ -154,6 +155,7 @@ impl Engine {
                 for v in [f.held, f.margin, f.taker_notional, f.maker_notional] {
                     h.update(&v.to_le_bytes());
                 }
+                h.update(&self.order_expiry[slot as usize].to_le_bytes());
             });
         }
         h.digest()
@@ -220,16 +222,20 @@ impl Engine {
             + self.users.capacity() * size_of::<crate::book::UserOrders>()
             + self.client_index.heap_bytes()
             + self.order_funds.capacity() * size_of::<crate::money::Funds>()
+            + self.order_expiry.capacity() * size_of::<u64>()
+            + self.expiries.capacity() * size_of::<(u64, OrderId)>()
             + self.ledger.heap_bytes()
             + self.markets.capacity() * size_of::<crate::spot::Market>()
     }
 
     /// Heap bytes that every order slot costs whether or not it is used: the arena record, its links,
-    /// the client order id, its money state, the client index entries and the slot bitmap bit
+    /// the client order id, its money state, its expiry and expiry index entry, the client index
+    /// entries and the slot bitmap bit
     /// (rounded up to a byte).
     pub fn bytes_per_order_slot() -> usize {
         size_of::<crate::book::Order>()
             + size_of::<crate::money::Funds>()
+            + 2 * size_of::<u64>()
             + size_of::<crate::book::Links>()
             + size_of::<ClientOrderId>()
             + 2 * size_of::<u32>()

@@ -357,6 +357,8 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             levels_max: raw_u32(s)?,
             quote_budget: [0, -1, i64::MIN, 5_000][usize::try_from(s.below(4)?).ok()?],
             reduce_only: s.below(8)? == 0,
+            // The differential engine's time stays 0: any expiry is in the future.
+            expire_ns: [0, 0, 1, u64::MAX][usize::try_from(s.below(4)?).ok()?],
         }),
         1 => Command::Cancel(Cancel { user, instrument, order }),
         2 => Command::Amend(Amend {

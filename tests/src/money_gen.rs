@@ -60,6 +60,8 @@ pub struct MoneyGen {
     users_max: u32,
     /// The perpetual's mark as last set (it walks, and sometimes jumps).
     mark: i64,
+    /// Sequencer time of the last command, ns.
+    time_ns: u64,
 }
 
 impl MoneyGen {
@@ -69,6 +71,7 @@ impl MoneyGen {
             trading: CommandGen::new(3),
             next_tx: vec![3; config.users_max as usize + 1],
             mark: 1000,
+            time_ns: 0,
             users_max: config.users_max,
         }
     }
@@ -76,6 +79,20 @@ impl MoneyGen {
     /// Learns from a command's events.
     pub fn observe(&mut self, events: &[Event]) {
         self.trading.observe(events);
+    }
+
+    /// The next command with its sequencer time (advancing by up to 2 us), or `None` when the
+    /// source is exhausted.
+    pub fn next_at(&mut self, s: &mut dyn Source) -> Option<(u64, Command)> {
+        self.time_ns += s.below(2_000)?;
+        let mut command = self.next(s)?;
+        if let Command::Place(place) = &mut command {
+            if place.time_in_force == TimeInForce::Gtc && s.below(4)? == 0 {
+                // Good-till-date: mostly soon, now and then already past.
+                place.expire_ns = (self.time_ns + s.below(20_000)?).saturating_sub(1_000);
+            }
+        }
+        Some((self.time_ns, command))
     }
 
     /// The next command, or `None` when the source is exhausted.
@@ -204,8 +221,8 @@ fn amount(s: &mut dyn Source) -> Option<i64> {
 /// What a money run saw.
 #[derive(Debug, Default, Clone)]
 pub struct MoneyRun {
-    /// Every command applied after the setup.
-    pub commands: Vec<Command>,
+    /// Every command applied after the setup, with its sequencer time.
+    pub commands: Vec<(u64, Command)>,
     /// Every event, in order.
     pub events: Vec<Event>,
     /// The state hash at the end.
@@ -222,13 +239,14 @@ pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<MoneyRun, Str
     let mut run = MoneyRun::default();
     let mut events = Vec::new();
     while run.commands.len() < commands_max {
-        let Some(command) = generator.next(source) else { break };
+        let Some((time_ns, command)) = generator.next_at(source) else { break };
         events.clear();
-        engine.apply(&command, &mut events);
-        run.commands.push(command);
+        engine.apply_at(time_ns, &command, &mut events);
+        run.commands.push((time_ns, command));
         if let Err(e) = engine.check_invariants() {
             let start = run.commands.len().saturating_sub(20);
-            let recent: Vec<String> = run.commands[start..].iter().map(|c| format!("> {c:?}")).collect();
+            let recent: Vec<String> =
+                run.commands[start..].iter().map(|(t, c)| format!("> @{t} {c:?}")).collect();
             return Err(format!("{e}\nafter:\n{}\nevents: {events:?}", recent.join("\n")));
         }
         generator.observe(&events);
@@ -239,14 +257,14 @@ pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<MoneyRun, Str
 }
 
 /// Replays commands on a freshly set-up engine; returns the final state hash.
-pub fn replay(commands: &[Command]) -> u64 {
+pub fn replay(commands: &[(u64, Command)]) -> u64 {
     let config = money_config();
     let mut engine = Engine::new(config).expect("valid config");
     fixture::apply_setup(&mut engine, &money_setup(&config));
     let mut events = Vec::new();
-    for command in commands {
+    for (time_ns, command) in commands {
         events.clear();
-        engine.apply(command, &mut events);
+        engine.apply_at(*time_ns, command, &mut events);
     }
     engine.state_hash()
 }

@@ -294,7 +294,11 @@ impl RefEngine {
             OrderType::Limit if p.post_only && p.time_in_force != TimeInForce::Gtc => {
                 return Err(RejectCode::InvalidTimeInForce);
             }
-            OrderType::Market if p.time_in_force == TimeInForce::Gtc || p.post_only => {
+            // Good-till-date is a GTC limit order with an expiry (time never advances here).
+            OrderType::Limit if p.expire_ns != 0 && p.time_in_force != TimeInForce::Gtc => {
+                return Err(RejectCode::InvalidTimeInForce);
+            }
+            OrderType::Market if p.time_in_force == TimeInForce::Gtc || p.post_only || p.expire_ns != 0 => {
                 return Err(RejectCode::InvalidTimeInForce);
             }
             OrderType::Market if p.price.is_none() && p.levels_max == 0 && p.quote_budget <= 0 => {

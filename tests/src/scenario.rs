@@ -12,6 +12,7 @@
 //! case NAME               starts a case; each case starts on a fresh engine holding BTC-USDT as i0
 //! config orders=N levels=N users=N instruments=N   (optional, first line of a case)
 //! > COMMAND               a command in the text form of `text.rs`
+//! > @T COMMAND            the same, stamped with sequencer time T (ns): GTD orders due expire first
 //! EVENT LINE              each expected event, in order (a command with no lines expects none)
 //! = book iI buy|sell P xQ P xQ ... | -     the side's depth, best first
 //! = queue iI buy|sell P #N #N ...          the queue at one level, front first
@@ -112,7 +113,10 @@ pub enum Mode {
 
 /// Either implementation, seen the same way by the runner.
 trait Subject {
-    fn run(&mut self, command: &Command) -> Vec<Event>;
+    fn run(&mut self, command: &Command) -> Vec<Event> {
+        self.run_at(None, command)
+    }
+    fn run_at(&mut self, time_ns: Option<u64>, command: &Command) -> Vec<Event>;
     fn check(&self, text: &str) -> Result<Vec<String>, String>;
 }
 
@@ -157,9 +161,12 @@ fn instrument_of(words: &[&str]) -> Result<InstrumentId, String> {
 }
 
 impl Subject for Engine {
-    fn run(&mut self, command: &Command) -> Vec<Event> {
+    fn run_at(&mut self, time_ns: Option<u64>, command: &Command) -> Vec<Event> {
         let mut out = Vec::new();
-        self.apply(command, &mut out);
+        match time_ns {
+            Some(time) => self.apply_at(time, command, &mut out),
+            None => self.apply(command, &mut out),
+        }
         if let Err(e) = self.check_invariants() {
             panic!("{e}");
         }
@@ -209,7 +216,7 @@ fn asset_of(word: &str) -> Result<AssetId, String> {
 }
 
 impl Subject for RefEngine {
-    fn run(&mut self, command: &Command) -> Vec<Event> {
+    fn run_at(&mut self, _time_ns: Option<u64>, command: &Command) -> Vec<Event> {
         let mut out = Vec::new();
         self.apply(command, &mut out);
         out
@@ -253,8 +260,15 @@ fn run_on(case: &Case, subject: &mut dyn Subject, who: &str, mode: Mode) -> Resu
     for step in &case.steps {
         match step {
             Step::Command { line, text, expected } => {
+                // `@T COMMAND`: the command carries sequencer time T (ns).
+                let (time, text) = match text.strip_prefix('@').and_then(|t| t.split_once(' ')) {
+                    Some((time, rest)) => {
+                        (Some(time.parse::<u64>().map_err(|_| format!("line {line}: bad time"))?), rest)
+                    }
+                    None => (None, text.as_str()),
+                };
                 let command = parse_command(text, &names).map_err(|e| format!("line {line}: {e}"))?;
-                let mut events = subject.run(&command);
+                let mut events = subject.run_at(time, &command);
                 names.observe(&events);
                 if mode == Mode::Matching {
                     events.retain(|e| !fixture::is_money_event(e));

@@ -15,7 +15,7 @@
 //! halt|reopen iI [by=uA]
 //! place uU iI buy|sell limit PRICE xQTY [gtc|ioc|fok] [post] [stp=taker|maker|both] [cid=ID]
 //! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [budget=QUOTE] [stp=...] [cid=ID]
-//! (either place form also takes `reduce` for a reduce-only order)
+//! (either place form also takes `reduce` for a reduce-only order and `gtd=NS` for an expiry)
 //! cancel uU iI #N|cid=ID
 //! amend uU iI #N|cid=ID PRICE xQTY
 //! mass uU [iI]
@@ -302,6 +302,7 @@ fn parse_place(user: &str, instrument: &str, s: &str, kind: &str, rest: &[&str])
             "fok" => place.time_in_force = TimeInForce::Fok,
             "post" => place.post_only = true,
             "reduce" => place.reduce_only = true,
+            w if w.starts_with("gtd=") => place.expire_ns = num(&w[4..], "expiry")?,
             "stp=taker" => place.self_trade = SelfTradePrevention::CancelTaker,
             "stp=maker" => place.self_trade = SelfTradePrevention::CancelMaker,
             "stp=both" => place.self_trade = SelfTradePrevention::CancelBoth,
@@ -330,6 +331,7 @@ fn reason_name(reason: CancelReason) -> &'static str {
         CancelReason::FillOrKill => "fok",
         CancelReason::SelfTrade => "self-trade",
         CancelReason::Liquidation => "liquidation",
+        CancelReason::Expired => "expired",
     }
 }
 
