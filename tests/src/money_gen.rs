@@ -86,11 +86,12 @@ impl MoneyGen {
     pub fn next_at(&mut self, s: &mut dyn Source) -> Option<(u64, Command)> {
         self.time_ns += s.below(2_000)?;
         let mut command = self.next(s)?;
-        if let Command::Place(place) = &mut command {
-            if place.time_in_force == TimeInForce::Gtc && s.below(4)? == 0 {
-                // Good-till-date: mostly soon, now and then already past.
-                place.expire_ns = (self.time_ns + s.below(20_000)?).saturating_sub(1_000);
-            }
+        if let Command::Place(place) = &mut command
+            && place.time_in_force == TimeInForce::Gtc
+            && s.below(4)? == 0
+        {
+            // Good-till-date: mostly soon, now and then already past.
+            place.expire_ns = (self.time_ns + s.below(20_000)?).saturating_sub(1_000);
         }
         Some((self.time_ns, command))
     }
