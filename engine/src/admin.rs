@@ -46,7 +46,7 @@ impl Engine {
     }
 
     /// The actor may manage `user`, which exists.
-    fn require_user_manager(&self, actor: UserId, user: UserId) -> Result<(), RejectCode> {
+    pub(crate) fn require_user_manager(&self, actor: UserId, user: UserId) -> Result<(), RejectCode> {
         let tenant = self.ledger.user(user).ok_or(RejectCode::UnknownUser)?.tenant;
         self.require_manager(actor, tenant)
     }

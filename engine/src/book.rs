@@ -311,12 +311,15 @@ pub(crate) struct Book {
     pub(crate) asks: BookSide,
     /// Trades so far; the last trade id.
     pub(crate) trades: u64,
+    /// Price of the last trade, if any.
+    pub(crate) last_price: Option<Price>,
 }
 
 impl Book {
     pub(crate) fn new(spec: InstrumentSpec, side_levels_reserved: usize) -> Book {
         Book {
             spec,
+            last_price: None,
             bids: BookSide::new(Side::Buy, side_levels_reserved),
             asks: BookSide::new(Side::Sell, side_levels_reserved),
             trades: 0,

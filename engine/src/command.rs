@@ -7,6 +7,7 @@
 //! Quantities in [`Amend`] are the new *open* (leaves) quantity, not a new total.
 
 use crate::ledger::SystemAccount;
+use crate::limits::{InstrumentLimits, UserLimits};
 use crate::types::{
     AssetId, AssetSpec, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty, Role,
     SelfTradePrevention, Side, TenantId, TimeInForce, TxId, UserId,
@@ -100,6 +101,24 @@ pub enum Command {
         instrument: InstrumentId,
         /// The worst price to trade at, or `None` for any.
         price: Option<Price>,
+    },
+    /// Operator: set an instrument's pre-trade limits.
+    SetInstrumentLimits {
+        /// Who asks.
+        actor: UserId,
+        /// Which instrument.
+        instrument: InstrumentId,
+        /// The limits (see limits.rs).
+        limits: InstrumentLimits,
+    },
+    /// Operator or the user's tenant admin: set a user's pre-trade limits.
+    SetUserLimits {
+        /// Who asks.
+        actor: UserId,
+        /// Which user.
+        user: UserId,
+        /// The limits (see limits.rs).
+        limits: UserLimits,
     },
     /// Operator: halt an instrument (no new orders or amends; cancels allowed) or resume it.
     SetInstrumentHalted {

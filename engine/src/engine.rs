@@ -21,6 +21,7 @@ use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
 use crate::event::{Accepted, CancelReason, Event};
 use crate::expiry::ExpiryHeap;
 use crate::ledger::Ledger;
+use crate::limits::{Ask, InstrumentLimits};
 use crate::matching::Taker;
 use crate::money::{FeeRates, Funds, base_unit, notional, quote_unit};
 use crate::perp::Position;
@@ -244,6 +245,12 @@ impl Engine {
             Command::ClosePosition { user, instrument, price } => {
                 (user, self.close_position((user, instrument, price), out))
             }
+            Command::SetInstrumentLimits { actor, instrument, limits } => {
+                (actor, self.set_instrument_limits((actor, instrument, limits), out))
+            }
+            Command::SetUserLimits { actor, user, limits } => {
+                (actor, self.set_user_limits((actor, user, limits), out))
+            }
             Command::Place(ref place) => (place.user, self.place(place, out)),
             Command::Cancel(ref cancel) => (cancel.user, self.cancel(cancel, out)),
             Command::Amend(ref amend) => (amend.user, self.amend(amend, out)),
@@ -330,6 +337,10 @@ impl Engine {
             mark: spec.mark_price,
             initial_bps: i64::from(spec.initial_margin_bps),
             maintenance_bps: i64::from(spec.maintenance_margin_bps),
+            limits: InstrumentLimits {
+                position_max: if spec.kind == InstrumentKind::Perpetual { spec.qty_max.0 } else { 0 },
+                ..InstrumentLimits::default()
+            },
         })
     }
 
@@ -541,6 +552,7 @@ impl Engine {
         if place.post_only && self.would_take(book, place.side, place.price.expect("checked: limit")) {
             return Err(RejectCode::PostOnlyWouldTake);
         }
+        self.check_limits(book, &Ask::of_place(place))?;
         let hold = self.place_hold(book, place)?;
         Ok((book, slot, hold))
     }
@@ -721,6 +733,17 @@ impl Engine {
                 return Err(RejectCode::LevelsFull);
             }
         }
+        let ask = Ask {
+            user: order.user,
+            side: order.side,
+            price: Some(amend.price),
+            qty: amend.qty,
+            budget: 0,
+            rests: false,
+            reduce_only: false,
+            counted_qty: order.qty.0,
+        };
+        self.check_limits(book, &ask)?;
         let hold = self.amend_hold(book, slot, amend)?;
         self.rehold(book, slot, hold);
         if amend.price == order.price {

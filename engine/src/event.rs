@@ -12,6 +12,7 @@
 //! Events are `Copy` and fixed-size; they carry ids, not client order ids (the gateway keeps those).
 
 use crate::command::AccountRef;
+use crate::limits::{InstrumentLimits, UserLimits};
 use crate::reject::RejectCode;
 use crate::types::{
     AssetId, InstrumentId, OrderId, OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId,
@@ -163,6 +164,20 @@ pub enum Event {
         asset: AssetId,
         /// The amount receivers did not get, minor units.
         amount: i64,
+    },
+    /// An instrument's limits were set (as they now are).
+    InstrumentLimitsSet {
+        /// Which instrument.
+        instrument: InstrumentId,
+        /// Its limits.
+        limits: InstrumentLimits,
+    },
+    /// A user's limits were set.
+    UserLimitsSet {
+        /// Which user.
+        user: UserId,
+        /// Its limits.
+        limits: UserLimits,
     },
     /// An instrument was listed.
     InstrumentAdded {

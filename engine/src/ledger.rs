@@ -40,6 +40,8 @@ pub(crate) struct UserInfo {
     pub(crate) tenant: TenantId,
     /// Last accepted transfer id (0: none yet).
     pub(crate) last_tx: TxId,
+    /// Pre-trade limits of the user (limits.rs).
+    pub(crate) limits: crate::limits::UserLimits,
 }
 
 /// A system account of an asset.

@@ -98,11 +98,23 @@ pub enum RejectCode {
     NoPosition = 5104,
     /// A funding rate beyond 10% either way.
     InvalidFundingRate = 5105,
+    /// The order's notional is above the instrument's or the user's limit.
+    NotionalAboveMax = 5106,
+    /// The price is farther from the reference price than the instrument's band.
+    PriceOutsideBand = 5107,
+    /// The user already has as many open orders as its limit.
+    OpenOrdersLimit = 5108,
+    /// The order could take the position (with open orders) past its limit.
+    PositionLimit = 5109,
+    /// The quantity is above the user's limit.
+    QuantityAboveUserMax = 5110,
+    /// Limits with a negative value, a band above 100%, or a position limit out of bounds.
+    InvalidLimits = 5111,
 }
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 44] = [
+    pub const ALL: [RejectCode; 50] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -147,6 +159,12 @@ impl RejectCode {
         RejectCode::NotPerpetual,
         RejectCode::NoPosition,
         RejectCode::InvalidFundingRate,
+        RejectCode::NotionalAboveMax,
+        RejectCode::PriceOutsideBand,
+        RejectCode::OpenOrdersLimit,
+        RejectCode::PositionLimit,
+        RejectCode::QuantityAboveUserMax,
+        RejectCode::InvalidLimits,
     ];
 
     /// The stable numeric code.
@@ -206,6 +224,12 @@ impl RejectCode {
             RejectCode::NotPerpetual => "instrument is not a perpetual",
             RejectCode::NoPosition => "no position to close",
             RejectCode::InvalidFundingRate => "invalid funding rate",
+            RejectCode::NotionalAboveMax => "notional above the limit",
+            RejectCode::PriceOutsideBand => "price outside the band",
+            RejectCode::OpenOrdersLimit => "too many open orders",
+            RejectCode::PositionLimit => "position limit exceeded",
+            RejectCode::QuantityAboveUserMax => "quantity above the user limit",
+            RejectCode::InvalidLimits => "invalid limits",
         }
     }
 

@@ -15,6 +15,7 @@
 
 use crate::engine::Engine;
 use crate::event::Event;
+use crate::limits::InstrumentLimits;
 use crate::matching::Taker;
 use crate::money::{FeeRates, FeeStep, Funds, notional};
 use crate::types::{AssetId, InstrumentKind, Price, Qty, Side, UserId};
@@ -38,6 +39,8 @@ pub(crate) struct Market {
     /// Perpetuals: initial and maintenance margin rates, basis points.
     pub(crate) initial_bps: i64,
     pub(crate) maintenance_bps: i64,
+    /// Pre-trade limits (limits.rs).
+    pub(crate) limits: InstrumentLimits,
 }
 
 impl Market {

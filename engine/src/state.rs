@@ -125,7 +125,13 @@ impl Engine {
         for (index, book) in self.books.iter().enumerate() {
             hash_spec(&mut h, &book.spec);
             h.update(&[u8::from(self.markets[index].halted)]);
-            h.update(&self.markets[index].mark.0.to_le_bytes());
+            let market = &self.markets[index];
+            h.update(&market.mark.0.to_le_bytes());
+            h.update(&book.last_price.map_or(0, |p| p.0).to_le_bytes());
+            let limits = &market.limits;
+            for v in [limits.notional_max, i64::from(limits.price_band_bps), limits.position_max] {
+                h.update(&v.to_le_bytes());
+            }
             h.update(&book.trades.to_le_bytes());
             h.update(&(book.bids.len() as u64).to_le_bytes());
             h.update(&(book.asks.len() as u64).to_le_bytes());
@@ -196,6 +202,10 @@ impl Engine {
             h.update(&info.tenant.0.to_le_bytes());
             h.update(&[info.role as u8, u8::from(info.suspended)]);
             h.update(&info.last_tx.0.to_le_bytes());
+            let l = &info.limits;
+            for v in [l.qty_max, l.notional_max, i64::from(l.open_orders_max), l.position_max] {
+                h.update(&v.to_le_bytes());
+            }
             let row = user * ledger.assets_max as usize;
             for balance in &ledger.accounts[row..row + ledger.assets.len()] {
                 h.update(&balance.available.to_le_bytes());

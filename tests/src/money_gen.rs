@@ -8,7 +8,8 @@
 
 use ferrex_engine::{
     AccountRef, AssetId, AssetSpec, Command, Engine, EngineConfig, Event, InstrumentId, InstrumentKind,
-    Price, Role, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId, UserId,
+    InstrumentLimits, Price, Role, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId, UserId,
+    UserLimits,
 };
 
 use crate::fixture::{self, BTC, OPERATOR, USDT};
@@ -148,6 +149,26 @@ impl MoneyGen {
                     None
                 } else {
                     Some(Price(990 + i64::try_from(s.below(21)?).ok()?))
+                },
+            },
+            27 => Command::SetInstrumentLimits {
+                actor: self.actor(s)?,
+                instrument: InstrumentId(small(s, 4)?),
+                limits: InstrumentLimits {
+                    // Mostly off again: a tight limit that stayed would stop trading for good.
+                    notional_max: [0, 0, 0, 5_000, 50_000, -1][small(s, 6)? as usize],
+                    price_band_bps: [0, 0, 0, 5, 50, 20_000][small(s, 6)? as usize],
+                    position_max: [0, 0, 40, 400][small(s, 4)? as usize],
+                },
+            },
+            28 => Command::SetUserLimits {
+                actor: self.actor(s)?,
+                user: self.user(s)?,
+                limits: UserLimits {
+                    qty_max: [0, 0, 0, 6, -1][small(s, 5)? as usize],
+                    notional_max: [0, 0, 0, 8_000][small(s, 4)? as usize],
+                    open_orders_max: [0, 0, 0, 2, 4][small(s, 5)? as usize],
+                    position_max: [0, 0, 0, 30][small(s, 4)? as usize],
                 },
             },
             _ => {

@@ -111,6 +111,8 @@ impl RefEngine {
             | Command::SetUserSuspended { actor, .. }
             | Command::SetInstrumentHalted { actor, .. }
             | Command::SetMarkPrice { actor, .. }
+            | Command::SetInstrumentLimits { actor, .. }
+            | Command::SetUserLimits { actor, .. }
             | Command::ApplyFunding { actor, .. }
             | Command::ClosePosition { user: actor, .. }
             | Command::Transfer(ferrex_engine::Transfer { actor, .. }) => (*actor, Ok(())),

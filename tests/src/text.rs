@@ -9,6 +9,8 @@
 //! add SYMBOL [qty=MIN..MAX] [price=MIN..MAX] [base=aB] [quote=aQ] [maker=BPS] [taker=BPS]
 //!     [perp im=BPS mm=BPS mark=PRICE] [by=uA]
 //! mark iI PRICE [by=uA]          funding iI PPM [by=uA]          close uU iI [price=WORST]
+//! limits iI [notional=N] [band=BPS] [position=N] [by=uA]
+//! user-limits uU [qty=N] [notional=N] [orders=N] [position=N] [by=uA]
 //! deposit|withdraw uU|fee|insurance|funding aA AMOUNT tx=N [by=uA]
 //! hold|release uU aA AMOUNT [by=uA]
 //! suspend|resume uU [by=uA]
@@ -31,6 +33,7 @@ use ferrex_engine::{
     Qty, Role, SelfTradePrevention, Side, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId,
     UserId,
 };
+use ferrex_engine::{InstrumentLimits, UserLimits};
 
 use crate::fixture::{BTC, USDT};
 
@@ -167,6 +170,33 @@ fn role(word: &str) -> Result<Role, String> {
     }
 }
 
+fn instrument_limits(options: &[&str]) -> Result<InstrumentLimits, String> {
+    let mut limits = InstrumentLimits::default();
+    for option in options {
+        match option.split_once('=') {
+            Some(("notional", v)) => limits.notional_max = num(v, "notional")?,
+            Some(("band", v)) => limits.price_band_bps = num(v, "band")?,
+            Some(("position", v)) => limits.position_max = num(v, "position")?,
+            _ => return Err(format!("unknown limits option {option:?}")),
+        }
+    }
+    Ok(limits)
+}
+
+fn user_limits(options: &[&str]) -> Result<UserLimits, String> {
+    let mut limits = UserLimits::default();
+    for option in options {
+        match option.split_once('=') {
+            Some(("qty", v)) => limits.qty_max = num(v, "qty")?,
+            Some(("notional", v)) => limits.notional_max = num(v, "notional")?,
+            Some(("orders", v)) => limits.open_orders_max = num(v, "orders")?,
+            Some(("position", v)) => limits.position_max = num(v, "position")?,
+            _ => return Err(format!("unknown user-limits option {option:?}")),
+        }
+    }
+    Ok(limits)
+}
+
 /// Parses an admin command line, or `None` when the line is not one.
 fn parse_admin(words: &[&str]) -> Result<Option<Command>, String> {
     let (actor, words) = actor_of(words)?;
@@ -233,6 +263,16 @@ fn parse_admin(words: &[&str]) -> Result<Option<Command>, String> {
                 [p] => Some(Price(prefixed(p, "price=")?)),
                 _ => return Err("close takes at most a price".into()),
             },
+        },
+        ["limits", instrument, options @ ..] => Command::SetInstrumentLimits {
+            actor,
+            instrument: InstrumentId(prefixed(instrument, "i")?),
+            limits: instrument_limits(options)?,
+        },
+        ["user-limits", user, options @ ..] => Command::SetUserLimits {
+            actor,
+            user: UserId(prefixed(user, "u")?),
+            limits: user_limits(options)?,
         },
         [kind @ ("halt" | "reopen"), instrument] => Command::SetInstrumentHalted {
             actor,
@@ -385,6 +425,14 @@ fn format_admin_event(event: &Event) -> Option<String> {
             )
         }
         Event::MarkPrice { instrument, price } => format!("mark i{} {}", instrument.0, price.0),
+        Event::InstrumentLimitsSet { instrument, limits: l } => format!(
+            "limits i{} notional={} band={} position={}",
+            instrument.0, l.notional_max, l.price_band_bps, l.position_max
+        ),
+        Event::UserLimitsSet { user, limits: l } => format!(
+            "user-limits u{} qty={} notional={} orders={} position={}",
+            user.0, l.qty_max, l.notional_max, l.open_orders_max, l.position_max
+        ),
         Event::FundingApplied { instrument, rate_ppm, paid } => {
             format!("funding i{} {rate_ppm}ppm paid={paid}", instrument.0)
         }
