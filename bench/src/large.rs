@@ -129,6 +129,7 @@ fn mix_commands(
                     order: OrderRef::Id(order.id),
                     price: Price(price),
                     qty: Qty(50),
+                    trigger_price: None,
                 })
             }
         };

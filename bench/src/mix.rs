@@ -172,6 +172,7 @@ impl Shadow {
             order: OrderRef::Id(order.id),
             price: Price(price.max(1)),
             qty,
+            trigger_price: None,
         })
     }
 

@@ -171,6 +171,7 @@ fn amend_price(n: usize) -> Prepared {
                 order: OrderRef::Id(id),
                 price: Price(new_price),
                 qty: Qty(10),
+                trigger_price: None,
             })
         })
         .collect();

@@ -10,7 +10,7 @@ use crate::ledger::SystemAccount;
 use crate::limits::{InstrumentLimits, UserLimits};
 use crate::types::{
     AssetId, AssetSpec, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, OrderType, Price, Qty, Role,
-    SelfTradePrevention, Side, TenantId, TimeInForce, TxId, UserId,
+    SelfTradePrevention, Side, TenantId, TimeInForce, Trigger, TxId, UserId,
 };
 
 /// One input of the engine.
@@ -206,6 +206,9 @@ pub struct Place {
     /// Good-till-date: the sequencer time (ns) at which a resting limit GTC order expires; 0 for
     /// none. Must be later than the engine's time when the order arrives.
     pub expire_ns: u64,
+    /// Conditional (stop-loss or take-profit): wait off the book until the watched price crosses
+    /// the trigger, then place the rest of this order as it is (see conditional.rs).
+    pub trigger: Option<Trigger>,
 }
 
 /// Cancel one order.
@@ -233,6 +236,8 @@ pub struct Amend {
     pub price: Price,
     /// New open quantity, lots.
     pub qty: Qty,
+    /// Conditional orders only: a new trigger price (`None` keeps it).
+    pub trigger_price: Option<Price>,
 }
 
 /// Cancel all resting orders of a user (on one instrument when given).

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use crate::book::{Book, LevelPool, Links, NIL, Order, UserOrders};
 use crate::client_index::ClientIndex;
 use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
+use crate::conditional::{Conditional, TriggerLists};
 use crate::event::{Accepted, CancelReason, Event};
 use crate::expiry::ExpiryHeap;
 use crate::ledger::Ledger;
@@ -55,6 +56,8 @@ pub struct EngineConfig {
     pub assets_max: u32,
     /// Perpetuals; at most 256. Positions take `users_max * perpetuals_max * 48` bytes.
     pub perpetuals_max: u32,
+    /// Conditional orders waiting for their trigger; at most 2^20.
+    pub conditionals_max: u32,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +72,7 @@ impl Default for EngineConfig {
             tenants_max: 1024,
             assets_max: 16,
             perpetuals_max: 8,
+            conditionals_max: 1 << 14,
         }
     }
 }
@@ -156,6 +160,13 @@ pub struct Engine {
     pub(crate) order_expiry: Vec<u64>,
     /// Pending expiries, earliest first.
     pub(crate) expiries: ExpiryHeap,
+    /// Conditional orders (conditional.rs): the pool, its free slots (lowest last), the trigger
+    /// lists of each instrument, and the instruments whose prices moved in this command.
+    pub(crate) conditionals: Vec<Conditional>,
+    pub(crate) conditional_free: Vec<u32>,
+    pub(crate) triggers: Vec<TriggerLists>,
+    pub(crate) trigger_dirty: Vec<u32>,
+    pub(crate) trigger_flags: Vec<bool>,
 }
 
 impl Engine {
@@ -171,6 +182,7 @@ impl Engine {
         check_range("tenants_max", config.tenants_max, 1 << 20)?;
         check_range("assets_max", config.assets_max, 1 << 10)?;
         check_range("perpetuals_max", config.perpetuals_max, 256)?;
+        check_range("conditionals_max", config.conditionals_max, 1 << 20)?;
         if u64::from(config.users_max) * u64::from(config.assets_max) > 1 << 28 {
             return Err(ConfigError::TooManyAccounts);
         }
@@ -202,6 +214,11 @@ impl Engine {
             now_ns: 0,
             order_expiry: prefaulted(config.orders_max as usize, 0),
             expiries: ExpiryHeap::with_capacity(config.orders_max as usize),
+            conditionals: prefaulted(config.conditionals_max as usize, Conditional::default()),
+            conditional_free: (0..config.conditionals_max).rev().collect(),
+            triggers: Vec::with_capacity(config.instruments_max as usize),
+            trigger_dirty: Vec::with_capacity(config.instruments_max as usize),
+            trigger_flags: prefaulted(config.instruments_max as usize, false),
         })
     }
 
@@ -251,6 +268,9 @@ impl Engine {
             Command::SetUserLimits { actor, user, limits } => {
                 (actor, self.set_user_limits((actor, user, limits), out))
             }
+            Command::Place(ref place) if place.trigger.is_some() => {
+                (place.user, self.place_conditional(place, out))
+            }
             Command::Place(ref place) => (place.user, self.place(place, out)),
             Command::Cancel(ref cancel) => (cancel.user, self.cancel(cancel, out)),
             Command::Amend(ref amend) => (amend.user, self.amend(amend, out)),
@@ -261,6 +281,9 @@ impl Engine {
         }
         if !self.risk_pending.is_empty() {
             self.run_risk_checks(out);
+        }
+        if !self.trigger_dirty.is_empty() {
+            self.fire_triggers(out);
         }
     }
 
@@ -284,6 +307,7 @@ impl Engine {
         let id = InstrumentId(u32::try_from(self.books.len()).expect("instruments_max fits u32"));
         self.books.push(Book::new(*spec, self.config.side_levels_reserved as usize));
         self.markets.push(market);
+        self.triggers.push(TriggerLists::default());
         if market.kind == InstrumentKind::Perpetual {
             self.perp_books.push(id.0);
             self.holders.push((u32::MAX, u32::MAX));
@@ -515,7 +539,7 @@ impl Engine {
     }
 
     /// Validates a placement; returns the book index, the slot the order would rest in and its hold.
-    fn validate_place(&self, place: &Place) -> Result<(usize, u32, i64), RejectCode> {
+    pub(crate) fn validate_place(&self, place: &Place) -> Result<(usize, u32, i64), RejectCode> {
         self.check_user(place.user)?;
         let book = self.book_index(place.instrument)?;
         if !place.client_order_id.is_valid() {
@@ -557,7 +581,7 @@ impl Engine {
         Ok((book, slot, hold))
     }
 
-    fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
+    pub(crate) fn place(&mut self, place: &Place, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         let (book, slot, hold) = self.validate_place(place)?;
         self.orders_accepted += 1;
         let id = OrderId::new(self.orders_accepted, slot);
@@ -571,6 +595,7 @@ impl Engine {
             price: place.price,
             qty: place.qty,
             self_trade: place.self_trade,
+            trigger: None,
         }));
         let market = self.markets[book];
         if hold > 0 {
@@ -666,8 +691,16 @@ impl Engine {
     fn cancel(&mut self, cancel: &Cancel, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         self.check_user(cancel.user)?;
         let book = self.book_index(cancel.instrument)?;
-        let slot = self.resolve(cancel.user, cancel.instrument, &cancel.order)?;
-        self.cancel_resting(book, slot, CancelReason::Requested, out);
+        match self.resolve(cancel.user, cancel.instrument, &cancel.order) {
+            Ok(slot) => self.cancel_resting(book, slot, CancelReason::Requested, out),
+            Err(RejectCode::UnknownOrder) => {
+                let at = self
+                    .find_conditional(cancel.user, book, &cancel.order)
+                    .ok_or(RejectCode::UnknownOrder)?;
+                self.cancel_conditional(book, at, CancelReason::Requested, out);
+            }
+            Err(code) => return Err(code),
+        }
         Ok(())
     }
 
@@ -687,6 +720,13 @@ impl Engine {
             }
             slot = next;
         }
+        let only = mass.instrument;
+        count += self.cancel_conditionals_of(
+            mass.user,
+            |_, book| only.is_none_or(|i| i.0 as usize == book),
+            CancelReason::MassCancel,
+            out,
+        );
         out.push(Event::MassCancelled { user: mass.user, instrument: mass.instrument, count });
         Ok(())
     }
@@ -716,11 +756,22 @@ impl Engine {
     fn amend(&mut self, amend: &Amend, out: &mut Vec<Event>) -> Result<(), RejectCode> {
         self.check_user(amend.user)?;
         let book = self.book_index(amend.instrument)?;
-        let slot = self.resolve(amend.user, amend.instrument, &amend.order)?;
+        let resolved = self.resolve(amend.user, amend.instrument, &amend.order);
+        let conditional = match resolved {
+            Err(RejectCode::UnknownOrder) => self.find_conditional(amend.user, book, &amend.order),
+            _ => None,
+        };
+        let slot = if conditional.is_some() { 0 } else { resolved? };
         let spec = &self.books[book].spec;
         Self::check_qty(spec, amend.qty)?;
         Self::check_price(spec, amend.price)?;
         self.check_may_trade(amend.user, book)?;
+        if let Some(at) = conditional {
+            return self.amend_conditional(book, at, amend, out);
+        }
+        if amend.trigger_price.is_some() {
+            return Err(RejectCode::InvalidTrigger);
+        }
         let order = self.orders[slot as usize];
         if amend.price == order.price && amend.qty == order.qty {
             return Err(RejectCode::AmendNoChange);

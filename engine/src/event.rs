@@ -16,7 +16,7 @@ use crate::limits::{InstrumentLimits, UserLimits};
 use crate::reject::RejectCode;
 use crate::types::{
     AssetId, InstrumentId, OrderId, OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId,
-    TimeInForce, TradeId, TxId, UserId,
+    TimeInForce, TradeId, Trigger, TxId, UserId,
 };
 
 /// Why an order left the book other than by filling.
@@ -165,6 +165,27 @@ pub enum Event {
         /// The amount receivers did not get, minor units.
         amount: i64,
     },
+    /// A conditional order's trigger was crossed: its order is placed now, with a new id (the
+    /// placement's events follow), or `TriggerFailed` follows.
+    Triggered {
+        /// The conditional order.
+        order: OrderId,
+        /// Its owner.
+        user: UserId,
+        /// Its instrument.
+        instrument: InstrumentId,
+    },
+    /// A triggered conditional's order failed a check at trigger time and was not placed.
+    TriggerFailed {
+        /// The conditional order.
+        order: OrderId,
+        /// Its owner.
+        user: UserId,
+        /// Its instrument.
+        instrument: InstrumentId,
+        /// Why.
+        code: RejectCode,
+    },
     /// An instrument's limits were set (as they now are).
     InstrumentLimitsSet {
         /// Which instrument.
@@ -277,6 +298,8 @@ pub struct Accepted {
     pub qty: Qty,
     /// Self-trade prevention mode.
     pub self_trade: SelfTradePrevention,
+    /// Conditional orders: the trigger they wait for (then they are placed as a new order).
+    pub trigger: Option<Trigger>,
 }
 
 /// A trade between a resting maker and an incoming taker, at the maker's price.

@@ -93,7 +93,14 @@ impl Engine {
                 Side::Sell => entry.1 += o.qty.0,
             }
         }
+        for (_, _, (_, _, index)) in self.conditional_entries() {
+            let c = &self.conditionals[index as usize];
+            let quote = self.markets[c.place.instrument.0 as usize].quote;
+            margin[self.ledger_index(c.place.user, quote)] += c.funds.margin;
+        }
         ensure!(margin == self.order_margin, "order margin totals differ from the orders");
+        self.check_conditionals().map_err(InvariantViolation)?;
+        ensure!(self.trigger_dirty.is_empty(), "moved prices left unexamined");
         for &book in &self.perp_books {
             let perp = self.markets[book as usize].perp as usize;
             let (mut sum, mut holders) = (0i128, 0usize);
@@ -142,6 +149,23 @@ impl Engine {
             ensure!(funds.held == hold, "order {:?} holds {} but its state needs {hold}", o.id, funds.held);
             let asset = market.held_asset(o.side);
             expected_held[o.user.0 as usize * assets + asset.0 as usize] += i128::from(hold);
+        }
+        for (_, _, (_, _, index)) in self.conditional_entries() {
+            let c = &self.conditionals[index as usize];
+            let market = &self.markets[c.place.instrument.0 as usize];
+            if market.kind == crate::types::InstrumentKind::Spot {
+                let p = &c.place;
+                let hold = market.order_hold(
+                    p.side,
+                    p.price,
+                    p.qty,
+                    p.quote_budget,
+                    &crate::money::Funds::default(),
+                );
+                ensure!(c.funds.held == hold, "conditional {:?} holds {} not {hold}", c.id, c.funds.held);
+            }
+            let asset = market.held_asset(c.place.side);
+            expected_held[c.place.user.0 as usize * assets + asset.0 as usize] += i128::from(c.funds.held);
         }
         for (&(user, asset), &amount) in &ledger.admin_holds {
             ensure!(amount > 0, "empty admin hold kept for {user:?} {asset:?}");

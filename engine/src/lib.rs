@@ -28,6 +28,7 @@ mod admin;
 mod book;
 mod client_index;
 pub mod command;
+mod conditional;
 mod engine;
 pub mod event;
 mod expiry;
@@ -60,6 +61,6 @@ pub use reject::RejectCode;
 pub use state::RestingOrder;
 pub use types::{
     AssetId, AssetSpec, ClientOrderId, DecimalStep, InstrumentId, InstrumentKind, InstrumentSpec, OrderId,
-    OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId, TimeInForce, TradeId, TxId,
-    UserId,
+    OrderType, Price, Qty, Role, SelfTradePrevention, Side, Symbol, TenantId, TimeInForce, TradeId, Trigger,
+    TriggerKind, TriggerSource, TxId, UserId,
 };

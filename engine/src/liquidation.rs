@@ -109,6 +109,15 @@ impl Engine {
             }
             slot = next;
         }
+        self.cancel_conditionals_of(
+            user,
+            |engine, book| {
+                let market = &engine.markets[book];
+                market.quote == asset || (market.kind == InstrumentKind::Spot && market.base == asset)
+            },
+            CancelReason::Liquidation,
+            out,
+        );
     }
 
     /// Closes a position with a fee-free IOC bounded by the bankruptcy price.
@@ -139,6 +148,7 @@ impl Engine {
             price: Some(bound),
             qty: Qty(qty.abs()),
             self_trade: SelfTradePrevention::None,
+            trigger: None,
         }));
         let mut taker = Taker {
             id,

@@ -51,6 +51,7 @@ impl Engine {
         let owed = |qty: i64| i64::try_from(delta * i128::from(qty)).expect("bounded by position_max");
         self.settle_holders(book, owed, SystemAccount::Insurance, out);
         self.markets[book].mark = price;
+        self.flag_trigger(book);
         Ok(())
     }
 

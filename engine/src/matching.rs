@@ -166,6 +166,7 @@ impl Engine {
         let level = &mut self.levels.levels[maker.level as usize];
         level.total.0 -= qty.0;
         self.books[book].last_price = Some(maker.price);
+        self.flag_trigger(book);
         let trades = &mut self.books[book].trades;
         *trades += 1;
         out.push(Event::Fill(Fill {

@@ -34,6 +34,9 @@ pub enum RejectCode {
     InvalidClientOrderId = 1011,
     /// A good-till-date expiry that is not later than the engine's time.
     ExpiryInPast = 1012,
+    /// A trigger price outside the instrument's price range, or a trigger on an amend of an order
+    /// that has none.
+    InvalidTrigger = 1013,
     /// No live order of this user matches the reference on this instrument.
     UnknownOrder = 2001,
     /// The user already has a live order with this client order id.
@@ -42,6 +45,8 @@ pub enum RejectCode {
     PostOnlyWouldTake = 2003,
     /// The amend changes neither price nor quantity.
     AmendNoChange = 2004,
+    /// A conditional order whose watched price has already crossed its trigger.
+    WouldTriggerImmediately = 2005,
     /// Another instrument already has this symbol.
     DuplicateSymbol = 3001,
     /// The instrument spec is inconsistent.
@@ -58,6 +63,8 @@ pub enum RejectCode {
     AssetsFull = 4005,
     /// Every perpetual slot is in use (`perpetuals_max`).
     PerpetualsFull = 4006,
+    /// Every conditional order slot is in use (`conditionals_max`).
+    ConditionalsFull = 4007,
     /// The actor's role does not allow this command on this target.
     NotAuthorized = 5001,
     /// The tenant id names no tenant.
@@ -114,7 +121,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, in numeric order.
-    pub const ALL: [RejectCode; 50] = [
+    pub const ALL: [RejectCode; 53] = [
         RejectCode::UnknownInstrument,
         RejectCode::UnknownUser,
         RejectCode::InvalidQuantity,
@@ -127,10 +134,12 @@ impl RejectCode {
         RejectCode::InvalidProtection,
         RejectCode::InvalidClientOrderId,
         RejectCode::ExpiryInPast,
+        RejectCode::InvalidTrigger,
         RejectCode::UnknownOrder,
         RejectCode::DuplicateClientOrderId,
         RejectCode::PostOnlyWouldTake,
         RejectCode::AmendNoChange,
+        RejectCode::WouldTriggerImmediately,
         RejectCode::DuplicateSymbol,
         RejectCode::InvalidInstrumentSpec,
         RejectCode::OrdersFull,
@@ -139,6 +148,7 @@ impl RejectCode {
         RejectCode::OrderIdsExhausted,
         RejectCode::AssetsFull,
         RejectCode::PerpetualsFull,
+        RejectCode::ConditionalsFull,
         RejectCode::NotAuthorized,
         RejectCode::UnknownTenant,
         RejectCode::DuplicateTenant,
@@ -192,10 +202,12 @@ impl RejectCode {
             RejectCode::InvalidProtection => "limit orders need a price and take no level bound",
             RejectCode::InvalidClientOrderId => "malformed client order id",
             RejectCode::ExpiryInPast => "expiry time already passed",
+            RejectCode::InvalidTrigger => "invalid trigger price",
             RejectCode::UnknownOrder => "unknown order",
             RejectCode::DuplicateClientOrderId => "client order id already in use",
             RejectCode::PostOnlyWouldTake => "post-only order would take liquidity",
             RejectCode::AmendNoChange => "amend changes nothing",
+            RejectCode::WouldTriggerImmediately => "order would trigger immediately",
             RejectCode::DuplicateSymbol => "symbol already listed",
             RejectCode::InvalidInstrumentSpec => "invalid instrument spec",
             RejectCode::OrdersFull => "order capacity exhausted",
@@ -219,6 +231,7 @@ impl RejectCode {
             RejectCode::MarketBuyWithoutBudget => "market buy needs a quote budget or a price bound",
             RejectCode::InvalidBudget => "quote budget not allowed here",
             RejectCode::PerpetualsFull => "perpetual capacity exhausted",
+            RejectCode::ConditionalsFull => "conditional order capacity exhausted",
             RejectCode::InsufficientMargin => "insufficient margin",
             RejectCode::ReduceOnlyRejected => "reduce-only order would not reduce the position",
             RejectCode::NotPerpetual => "instrument is not a perpetual",

@@ -122,6 +122,15 @@ impl Engine {
         h.update(&(self.books.len() as u64).to_le_bytes());
         self.hash_ledger(&mut h);
         self.hash_positions(&mut h);
+        for (book, list, (price, sequence, index)) in self.conditional_entries() {
+            let c = &self.conditionals[index as usize];
+            h.update(&(book as u64).to_le_bytes());
+            h.update(&(list as u64).to_le_bytes());
+            for v in [price, i64::try_from(sequence).expect("40 bits"), c.funds.held, c.funds.margin] {
+                h.update(&v.to_le_bytes());
+            }
+            hash_place(&mut h, &c.place);
+        }
         for (index, book) in self.books.iter().enumerate() {
             hash_spec(&mut h, &book.spec);
             h.update(&[u8::from(self.markets[index].halted)]);
@@ -271,4 +280,25 @@ fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
         h.update(&v.to_le_bytes());
     }
     h.update(&spec.mark_price.0.to_le_bytes());
+}
+
+/// Every field of a placement (a waiting conditional's order).
+fn hash_place(h: &mut Xxh3, p: &crate::command::Place) {
+    h.update(&p.user.0.to_le_bytes());
+    h.update(&p.instrument.0.to_le_bytes());
+    h.update(&p.client_order_id.0);
+    h.update(&[
+        p.side as u8,
+        p.order_type as u8,
+        p.time_in_force as u8,
+        u8::from(p.post_only),
+        p.self_trade as u8,
+        u8::from(p.reduce_only),
+    ]);
+    let trigger = p.trigger.map_or((0, 0, 0), |t| (t.price.0, t.kind as u8, t.source as u8));
+    for v in [p.price.map_or(0, |p| p.0), p.qty.0, i64::from(p.levels_max), p.quote_budget, trigger.0] {
+        h.update(&v.to_le_bytes());
+    }
+    h.update(&p.expire_ns.to_le_bytes());
+    h.update(&[trigger.1, trigger.2]);
 }

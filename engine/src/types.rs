@@ -305,6 +305,39 @@ pub enum Role {
     Operator = 3,
 }
 
+/// What a conditional order waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Trigger {
+    /// The trigger (stop) price, ticks.
+    pub price: Price,
+    /// Stop-loss or take-profit.
+    pub kind: TriggerKind,
+    /// Which price is watched.
+    pub source: TriggerSource,
+}
+
+/// Stop-loss or take-profit: which way the watched price must cross the trigger price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum TriggerKind {
+    /// A buy triggers when the price rises to the trigger or above, a sell when it falls to it or
+    /// below (Binance `STOP_LOSS` / `STOP`, with a market or limit order behind it).
+    StopLoss = 1,
+    /// A buy triggers when the price falls to the trigger or below, a sell when it rises to it or
+    /// above (Binance `TAKE_PROFIT`).
+    TakeProfit = 2,
+}
+
+/// The price a conditional order watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum TriggerSource {
+    /// The instrument's last trade price.
+    LastPrice = 1,
+    /// The perpetual's mark price.
+    MarkPrice = 2,
+}
+
 /// Largest balance of one account, and largest total of one asset, minor units (2^62).
 pub const BALANCE_MAX: i64 = 1 << 62;
 

@@ -83,6 +83,8 @@ pub fn differential_config() -> EngineConfig {
         users_max: 5,
         side_levels_reserved: 2,
         hash_seed: 7,
+        conditionals_max: 16,
+        perpetuals_max: 2,
         ..EngineConfig::default()
     }
 }
@@ -141,7 +143,14 @@ impl CommandGen {
                 // untouched, a real one after partial fills.
                 let index = usize::try_from(s.below(self.placed.len() as u64)?).ok()?;
                 let (id, user, instrument, price, qty) = self.placed[index];
-                Command::Amend(Amend { user, instrument, order: OrderRef::Id(id), price, qty })
+                Command::Amend(Amend {
+                    user,
+                    instrument,
+                    order: OrderRef::Id(id),
+                    price,
+                    qty,
+                    trigger_price: None,
+                })
             }
             60..=84 => Command::Amend(Amend {
                 user: user(s)?,
@@ -149,6 +158,7 @@ impl CommandGen {
                 order: self.order_ref(s)?,
                 price: price(s)?,
                 qty: qty(s)?,
+                trigger_price: None,
             }),
             85..=92 => Command::MassCancel(MassCancel {
                 user: user(s)?,
@@ -359,6 +369,8 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             reduce_only: s.below(8)? == 0,
             // The differential engine's time stays 0: any expiry is in the future.
             expire_ns: [0, 0, 1, u64::MAX][usize::try_from(s.below(4)?).ok()?],
+            // Conditional orders are outside the reference's model (tests/tests/money.rs covers them).
+            trigger: None,
         }),
         1 => Command::Cancel(Cancel { user, instrument, order }),
         2 => Command::Amend(Amend {
@@ -367,6 +379,7 @@ fn wild(s: &mut dyn Source) -> Option<Command> {
             order,
             price: Price(raw_i64(s)?),
             qty: Qty(raw_i64(s)?),
+            trigger_price: if s.below(4)? == 0 { Some(Price(raw_i64(s)?)) } else { None },
         }),
         3 => Command::MassCancel(MassCancel { user, instrument: Some(instrument) }),
         _ => Command::AddInstrument { actor: UserId(u32::try_from(s.below(6)?).ok()?), spec: wild_spec(s)? },

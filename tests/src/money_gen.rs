@@ -8,16 +8,17 @@
 
 use ferrex_engine::{
     AccountRef, AssetId, AssetSpec, Command, Engine, EngineConfig, Event, InstrumentId, InstrumentKind,
-    InstrumentLimits, Price, Role, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId, UserId,
-    UserLimits,
+    InstrumentLimits, Price, Role, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, Trigger,
+    TriggerKind, TriggerSource, TxId, UserId, UserLimits,
 };
 
 use crate::fixture::{self, BTC, OPERATOR, USDT};
 use crate::generate::{CommandGen, Source, market_spec};
 
-/// The engine configuration of money runs: the differential's tiny capacities, four assets.
+/// The engine configuration of money runs: the differential's tiny capacities, four assets, two
+/// conditional slots (so the pool fills up).
 pub fn money_config() -> EngineConfig {
-    EngineConfig { assets_max: 4, ..crate::generate::differential_config() }
+    EngineConfig { assets_max: 4, conditionals_max: 2, ..crate::generate::differential_config() }
 }
 
 /// The perpetual of money runs (instrument 2): prices 500..=1500 so that mark jumps liquidate,
@@ -47,7 +48,7 @@ pub fn money_setup(config: &EngineConfig) -> Vec<Command> {
         account: AccountRef::System(SystemAccount::Insurance),
         asset: USDT,
         tx: TxId(1),
-        amount: 20_000,
+        amount: 2_000,
     }));
     commands
 }
@@ -173,6 +174,7 @@ impl MoneyGen {
             },
             _ => {
                 let mut command = self.trading.next(s)?;
+                self.conditional(&mut command, s)?;
                 if let Command::Place(place) = &mut command {
                     if place.instrument == PERP && s.below(6)? == 0 {
                         (place.reduce_only, place.time_in_force) = (true, TimeInForce::Ioc);
@@ -184,6 +186,32 @@ impl MoneyGen {
                 command
             }
         })
+    }
+
+    /// Turns some placements into stop-loss or take-profit orders, and gives some amends a new
+    /// trigger price.
+    fn conditional(&self, command: &mut Command, s: &mut dyn Source) -> Option<()> {
+        match command {
+            Command::Place(place) if s.below(6)? == 0 => {
+                let perp = place.instrument == PERP;
+                let around = if perp { self.mark } else { 1000 };
+                let offset = i64::try_from(s.below(41)?).ok()? - 20;
+                place.trigger = Some(Trigger {
+                    price: Price(around + offset * if perp { 5 } else { 1 }),
+                    kind: if s.below(2)? == 0 { TriggerKind::StopLoss } else { TriggerKind::TakeProfit },
+                    source: if perp && s.below(2)? == 0 {
+                        TriggerSource::MarkPrice
+                    } else {
+                        TriggerSource::LastPrice
+                    },
+                });
+            }
+            Command::Amend(amend) if s.below(4)? == 0 => {
+                amend.trigger_price = Some(Price(990 + i64::try_from(s.below(21)?).ok()?));
+            }
+            _ => {}
+        }
+        Some(())
     }
 
     fn user(&self, s: &mut dyn Source) -> Option<UserId> {

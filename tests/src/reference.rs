@@ -360,6 +360,7 @@ impl RefEngine {
             price: p.price,
             qty: p.qty,
             self_trade: p.self_trade,
+            trigger: None,
         }));
         let mut taker = RefTaker {
             id,
@@ -558,6 +559,10 @@ impl RefEngine {
         let index = self.find(a.user, a.instrument, &a.order)?;
         Self::check_qty(&spec, a.qty)?;
         Self::check_price(&spec, a.price)?;
+        if a.trigger_price.is_some() {
+            // Only conditional orders have a trigger, and none rest here.
+            return Err(RejectCode::InvalidTrigger);
+        }
         let o = self.orders[index];
         let amended = |priority_kept| Event::Amended {
             order: o.id,

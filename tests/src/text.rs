@@ -17,7 +17,9 @@
 //! halt|reopen iI [by=uA]
 //! place uU iI buy|sell limit PRICE xQTY [gtc|ioc|fok] [post] [stp=taker|maker|both] [cid=ID]
 //! place uU iI buy|sell market xQTY [ioc|fok] [price=WORST] [levels=N] [budget=QUOTE] [stp=...] [cid=ID]
-//! (either place form also takes `reduce` for a reduce-only order and `gtd=NS` for an expiry)
+//! (either place form also takes `reduce` for a reduce-only order, `gtd=NS` for an expiry, and
+//! `stop=P` or `tp=P` [`on=mark`] to make it a stop-loss or take-profit conditional)
+//! amend uU iI #N|cid=ID PRICE xQTY [trigger=P]
 //! cancel uU iI #N|cid=ID
 //! amend uU iI #N|cid=ID PRICE xQTY
 //! mass uU [iI]
@@ -33,7 +35,7 @@ use ferrex_engine::{
     Qty, Role, SelfTradePrevention, Side, Symbol, SystemAccount, TenantId, TimeInForce, Transfer, TxId,
     UserId,
 };
-use ferrex_engine::{InstrumentLimits, UserLimits};
+use ferrex_engine::{InstrumentLimits, Trigger, TriggerKind, TriggerSource, UserLimits};
 
 use crate::fixture::{BTC, USDT};
 
@@ -297,12 +299,17 @@ pub fn parse_command(line: &str, names: &OrderNames) -> Result<Command, String> 
             instrument: InstrumentId(prefixed(instrument, "i")?),
             order: order_ref(order, names)?,
         })),
-        ["amend", user, instrument, order, price, qty] => Ok(Command::Amend(Amend {
+        ["amend", user, instrument, order, price, qty, rest @ ..] => Ok(Command::Amend(Amend {
             user: UserId(prefixed(user, "u")?),
             instrument: InstrumentId(prefixed(instrument, "i")?),
             order: order_ref(order, names)?,
             price: Price(num(price, "price")?),
             qty: Qty(prefixed(qty, "x")?),
+            trigger_price: match rest {
+                [] => None,
+                [t] => Some(Price(prefixed(t, "trigger=")?)),
+                _ => return Err("amend takes at most a trigger".into()),
+            },
         })),
         ["mass", user, rest @ ..] => Ok(Command::MassCancel(MassCancel {
             user: UserId(prefixed(user, "u")?),
@@ -342,6 +349,19 @@ fn parse_place(user: &str, instrument: &str, s: &str, kind: &str, rest: &[&str])
             "fok" => place.time_in_force = TimeInForce::Fok,
             "post" => place.post_only = true,
             "reduce" => place.reduce_only = true,
+            "on=mark" => {
+                let trigger = place.trigger.as_mut().ok_or("on=mark after stop= or tp=")?;
+                trigger.source = TriggerSource::MarkPrice;
+            }
+            w if w.starts_with("stop=") || w.starts_with("tp=") => {
+                let (kind, value) = match w.split_once('=') {
+                    Some(("stop", v)) => (TriggerKind::StopLoss, v),
+                    Some((_, v)) => (TriggerKind::TakeProfit, v),
+                    None => unreachable!("checked"),
+                };
+                let price = Price(num(value, "trigger")?);
+                place.trigger = Some(Trigger { price, kind, source: TriggerSource::LastPrice });
+            }
             w if w.starts_with("gtd=") => place.expire_ns = num(&w[4..], "expiry")?,
             "stp=taker" => place.self_trade = SelfTradePrevention::CancelTaker,
             "stp=maker" => place.self_trade = SelfTradePrevention::CancelMaker,
@@ -425,6 +445,10 @@ fn format_admin_event(event: &Event) -> Option<String> {
             )
         }
         Event::MarkPrice { instrument, price } => format!("mark i{} {}", instrument.0, price.0),
+        Event::Triggered { order, user, .. } => format!("triggered #{} u{}", order.sequence(), user.0),
+        Event::TriggerFailed { order, user, code, .. } => {
+            format!("trigger-failed #{} u{} {} {:?}", order.sequence(), user.0, code.code(), code)
+        }
         Event::InstrumentLimitsSet { instrument, limits: l } => format!(
             "limits i{} notional={} band={} position={}",
             instrument.0, l.notional_max, l.price_band_bps, l.position_max
@@ -477,6 +501,11 @@ pub fn format_event(event: &Event) -> String {
                 let _ = write!(line, " {}", p.0);
             }
             let _ = write!(line, " x{}", a.qty.0);
+            if let Some(t) = a.trigger {
+                let kind = if t.kind == TriggerKind::StopLoss { "stop" } else { "tp" };
+                let source = if t.source == TriggerSource::MarkPrice { " on=mark" } else { "" };
+                let _ = write!(line, " {kind}={}{source}", t.price.0);
+            }
             line
         }
         Event::Fill(f) => format!(

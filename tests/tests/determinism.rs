@@ -87,6 +87,7 @@ fn hash_changes_with_state_and_only_with_state() {
         order: OrderRef::Id(ferrex_engine::OrderId(1)),
         price: Price(1000),
         qty: Qty(1),
+        trigger_price: None,
     });
     let mut events = Vec::new();
     engine.apply(&bad, &mut events);
@@ -106,6 +107,7 @@ fn hash_changes_with_state_and_only_with_state() {
         order: OrderRef::Id(order.order),
         price: order.price,
         qty: Qty(order.qty.0 - 1),
+        trigger_price: None,
     });
     events.clear();
     engine.apply(&amend, &mut events);

@@ -28,7 +28,7 @@ fn money_is_conserved_and_holds_are_exact_under_random_commands() {
     };
     let mut codes = BTreeSet::new();
     let (mut fills, mut transfers, mut liquidations, mut shortfalls) = (0usize, 0usize, 0usize, 0usize);
-    let mut expired = 0usize;
+    let (mut expired, mut triggered) = (0usize, 0usize);
     for &seed in &seeds {
         let run = match money_gen::run(&mut SplitMix64(seed), COMMANDS_PER_SEED) {
             Ok(run) => run,
@@ -47,6 +47,7 @@ fn money_is_conserved_and_holds_are_exact_under_random_commands() {
                 Event::Liquidation { .. } => liquidations += 1,
                 Event::InsuranceShortfall { .. } => shortfalls += 1,
                 Event::Cancelled { reason: ferrex_engine::CancelReason::Expired, .. } => expired += 1,
+                Event::Triggered { .. } => triggered += 1,
                 _ => {}
             }
         }
@@ -54,14 +55,22 @@ fn money_is_conserved_and_holds_are_exact_under_random_commands() {
     if seeds.len() > 1 {
         assert!(fills > 3_000 && transfers > 10_000, "{fills} fills, {transfers} transfers");
         eprintln!(
-            "{fills} fills, {transfers} transfers, {liquidations} liquidations, {shortfalls} shortfalls, {expired} expiries"
+            "{fills} fills, {transfers} transfers, {liquidations} liquidations, {shortfalls} shortfalls, {expired} expiries, {triggered} triggered"
         );
         assert!(liquidations > 30 && shortfalls > 0, "{liquidations} liquidations, {shortfalls} shortfalls");
         assert!(expired > 1_000, "{expired} good-till-date expiries");
+        assert!(triggered > 100, "{triggered} conditional orders triggered");
         // 4006 needs more perpetuals than the config allows listing here: tested in engine.rs.
         let missing: Vec<_> = RejectCode::ALL
             .iter()
-            .filter(|c| (c.code() >= 4005 && c.code() != 4006) || **c == RejectCode::ExpiryInPast)
+            .filter(|c| {
+                let elsewhere = [
+                    RejectCode::ExpiryInPast,
+                    RejectCode::InvalidTrigger,
+                    RejectCode::WouldTriggerImmediately,
+                ];
+                (c.code() >= 4005 && c.code() != 4006) || elsewhere.contains(c)
+            })
             .filter(|c| !codes.contains(c))
             .collect();
         assert!(missing.is_empty(), "account reject codes never reached: {missing:?}");
