@@ -620,22 +620,24 @@ impl Engine {
         } else if slot == ORDER_SLOT_NONE {
             out.push(Self::taker_cancelled(&taker, CancelReason::Unfilled));
         } else {
-            self.order_funds[slot as usize] = taker.funds;
-            taker.funds.held = 0;
             self.slots.take(slot);
-            let order = &mut self.orders[slot as usize];
-            *order = Order {
+            let flags = u8::from(place.post_only) * Order::POST_ONLY
+                | u8::from(!place.client_order_id.is_empty()) * Order::CLIENT_ID
+                | u8::from(place.expire_ns != 0) * Order::EXPIRY;
+            self.orders[slot as usize] = Order {
                 id,
                 price: place.price.expect("checked: limit"),
                 qty: taker.qty,
+                held: 0,
                 user: place.user,
                 instrument: place.instrument,
                 level: NIL,
                 side: place.side,
                 self_trade: place.self_trade,
-                post_only: place.post_only,
-                has_client_id: !place.client_order_id.is_empty(),
+                flags,
             };
+            self.store_resting_funds(slot, taker.funds);
+            taker.funds.held = 0;
             if !place.client_order_id.is_empty() {
                 // Cold array: written (and read) only for orders that have a client id.
                 self.client_ids[slot as usize] = place.client_order_id;
@@ -777,7 +779,7 @@ impl Engine {
             return Err(RejectCode::AmendNoChange);
         }
         if amend.price != order.price {
-            if order.post_only && self.would_take(book, order.side, amend.price) {
+            if order.post_only() && self.would_take(book, order.side, amend.price) {
                 return Err(RejectCode::PostOnlyWouldTake);
             }
             if self.levels.free() == 0 {
@@ -813,6 +815,25 @@ impl Engine {
         Ok(())
     }
 
+    /// A resting order's money state: its hold (in the order record) and, where the instrument
+    /// tracks them (perpetuals, instruments with fees), its margin and traded notionals. Without
+    /// fees those are never read, so zero-fee spot orders never touch the cold array.
+    pub(crate) fn resting_funds(&self, slot: u32) -> Funds {
+        let order = &self.orders[slot as usize];
+        let tracked = self.markets[order.instrument.0 as usize].tracks_funds();
+        let cold = if tracked { self.order_funds[slot as usize] } else { Funds::default() };
+        Funds { held: order.held, ..cold }
+    }
+
+    /// Stores a resting order's money state (see `resting_funds`).
+    pub(crate) fn store_resting_funds(&mut self, slot: u32, funds: Funds) {
+        let order = &mut self.orders[slot as usize];
+        order.held = funds.held;
+        if self.markets[order.instrument.0 as usize].tracks_funds() {
+            self.order_funds[slot as usize] = Funds { held: 0, ..funds };
+        }
+    }
+
     /// Reserves a resting perpetual order's margin and open quantity.
     fn reserve_if_perp(&mut self, slot: u32) {
         let order = self.orders[slot as usize];
@@ -826,6 +847,9 @@ impl Engine {
 
     /// Drops a perpetual order's reservation (orders that reserve have a positive margin).
     fn unreserve_if_perp(&mut self, slot: u32) {
+        if self.markets[self.orders[slot as usize].instrument.0 as usize].kind != InstrumentKind::Perpetual {
+            return;
+        }
         let margin = self.order_funds[slot as usize].margin;
         if margin > 0 {
             self.reserve_perp_order(slot, margin, -1);
@@ -838,7 +862,7 @@ impl Engine {
     fn amend_hold(&self, book: usize, slot: u32, amend: &Amend) -> Result<i64, RejectCode> {
         let market = &self.markets[book];
         let order = &self.orders[slot as usize];
-        let funds = &self.order_funds[slot as usize];
+        let funds = &self.resting_funds(slot);
         if market.kind == InstrumentKind::Perpetual {
             let loss_ticks = match order.side {
                 Side::Buy => amend.price.0 - market.mark.0,
@@ -868,9 +892,8 @@ impl Engine {
         }
         let order = self.orders[slot as usize];
         let asset = self.markets[book].held_asset(order.side);
-        let funds = &mut self.order_funds[slot as usize];
-        let delta = hold - funds.held;
-        funds.held = hold;
+        let delta = hold - order.held;
+        self.orders[slot as usize].held = hold;
         if delta >= 0 {
             self.ledger.hold(order.user, asset, delta);
         } else {
@@ -911,10 +934,10 @@ impl Engine {
         order.qty = qty;
         let order = *order;
         let quote_unit = self.markets[book].quote_unit;
-        let mut taker = Taker::from_resting(&order, quote_unit, self.order_funds[slot as usize]);
+        let mut taker = Taker::from_resting(&order, quote_unit, self.resting_funds(slot));
         let self_trade_stop = self.match_taker(book, &mut taker, out);
         self.orders[slot as usize].qty = taker.qty;
-        self.order_funds[slot as usize] = taker.funds;
+        self.store_resting_funds(slot, taker.funds);
         if taker.qty.0 == 0 {
             self.detach_owner(slot);
             out.push(Event::Done { order: order.id, user: order.user, instrument: order.instrument });
@@ -962,7 +985,7 @@ impl Engine {
         }
         let links = &mut self.links[slot as usize];
         (links.user_prev, links.user_next) = (tail, NIL);
-        if order.has_client_id {
+        if order.has_client_id() {
             let hash = self.slot_client_hash(slot);
             self.client_index.insert(hash, slot);
         }
@@ -972,12 +995,11 @@ impl Engine {
     /// holds and frees its slot.
     pub(crate) fn detach_owner(&mut self, slot: u32) {
         self.unreserve_if_perp(slot);
-        self.order_expiry[slot as usize] = 0;
         let order = self.orders[slot as usize];
-        let mut funds = self.order_funds[slot as usize];
+        let mut funds = Funds { held: order.held, ..Funds::default() };
         self.release_funds(order.instrument.0 as usize, order.user, order.side, &mut funds);
-        self.order_funds[slot as usize] = funds;
-        if order.has_client_id {
+        self.orders[slot as usize].held = 0;
+        if order.has_client_id() {
             let hash = self.slot_client_hash(slot);
             let (orders, client_ids, seed) = (&self.orders, &self.client_ids, self.config.hash_seed);
             self.client_index.remove(hash, slot, |s| {

@@ -9,7 +9,8 @@
 //! The index is a min-heap of (expiry, order id) sized `orders_max` up front. Entries of orders
 //! that left the book earlier stay until they reach the top (then they are skipped) or until the
 //! heap is full (then it is compacted to the live ones, which always fit). The expiry itself lives
-//! with the order (`order_expiry`), so the state hash does not depend on the heap's layout.
+//! with the order (`order_expiry`, meaningful while the order's `EXPIRY` flag is set), so the state
+//! hash does not depend on the heap's layout.
 //! Complexity: O(log n) per GTD order placed or expired. No allocation.
 
 use std::cmp::Reverse;
@@ -52,15 +53,15 @@ impl Engine {
 
     /// Registers the expiry of an order that just came to rest.
     pub(crate) fn schedule_expiry(&mut self, slot: u32, expire_ns: u64) {
-        self.order_expiry[slot as usize] = expire_ns;
         if expire_ns == 0 {
             return;
         }
+        self.order_expiry[slot as usize] = expire_ns;
         if self.expiries.len() == self.expiries.capacity() {
-            let (orders, expiry, slots) = (&self.orders, &self.order_expiry, &self.slots);
+            let (orders, slots) = (&self.orders, &self.slots);
             self.expiries.retain(|Reverse((_, id))| {
                 let s = id.slot();
-                !slots.is_free(s) && orders[s as usize].id == *id && expiry[s as usize] != 0
+                !slots.is_free(s) && orders[s as usize].id == *id
             });
         }
         assert!(self.expiries.len() < self.expiries.capacity(), "live expiries exceed the order capacity");

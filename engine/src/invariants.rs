@@ -50,15 +50,11 @@ impl Engine {
 
     /// Positions sum to zero; holder lists hold exactly the open positions; order reservations
     /// (margin, open quantity) match the resting orders; no risk check is left pending.
-    /// Every resting good-till-date order is indexed and not yet due; nothing else has an expiry.
+    /// Every resting good-till-date order is indexed and not yet due.
     fn check_expiries(&self) -> Result<(), InvariantViolation> {
         for slot in 0..self.config.orders_max {
             let expiry = self.order_expiry[slot as usize];
-            if self.slots.is_free(slot) {
-                ensure!(expiry == 0, "free slot {slot} keeps an expiry");
-                continue;
-            }
-            if expiry != 0 {
+            if !self.slots.is_free(slot) && self.orders[slot as usize].has_expiry() {
                 let id = self.orders[slot as usize].id;
                 ensure!(expiry > self.now_ns, "order {id:?} is past its expiry");
                 let indexed = self.expiries.iter().any(|std::cmp::Reverse(entry)| *entry == (expiry, id));
@@ -79,7 +75,7 @@ impl Engine {
             }
             let o = &self.orders[slot as usize];
             let market = &self.markets[o.instrument.0 as usize];
-            let funds = &self.order_funds[slot as usize];
+            let funds = &self.resting_funds(slot);
             if market.kind != crate::types::InstrumentKind::Perpetual {
                 ensure!(funds.margin == 0, "spot order {:?} reserves margin", o.id);
                 continue;
@@ -139,7 +135,7 @@ impl Engine {
             }
             let o = &self.orders[slot as usize];
             let market = &self.markets[o.instrument.0 as usize];
-            let funds = &self.order_funds[slot as usize];
+            let funds = &self.resting_funds(slot);
             let hold = match market.kind {
                 crate::types::InstrumentKind::Spot => {
                     market.order_hold(o.side, Some(o.price), o.qty, 0, funds)
@@ -285,7 +281,7 @@ impl Engine {
     fn check_client_index(&self) -> Result<(), InvariantViolation> {
         let mut with_id = 0usize;
         for slot in 0..self.config.orders_max {
-            if self.slots.is_free(slot) || !self.orders[slot as usize].has_client_id {
+            if self.slots.is_free(slot) || !self.orders[slot as usize].has_client_id() {
                 continue;
             }
             with_id += 1;

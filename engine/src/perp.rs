@@ -66,8 +66,17 @@ impl Default for Position {
 
 /// `ceil(value * bps / 10^4)` for non-negative values.
 pub(crate) fn bps_ceil(value: i64, bps: i64) -> i64 {
-    let product = i128::from(value) * i128::from(bps);
-    i64::try_from((product + i128::from(BPS_ONE) - 1) / i128::from(BPS_ONE)).expect("bounded by NOTIONAL_MAX")
+    debug_assert!(value >= 0 && bps >= 0);
+    match (u64::try_from(value).ok()).and_then(|v| v.checked_mul(u64::try_from(bps).ok()?)) {
+        Some(product) if product <= u64::MAX - 10_000 => {
+            i64::try_from(product.div_ceil(10_000)).expect("below the value")
+        }
+        _ => {
+            let product = i128::from(value) * i128::from(bps);
+            i64::try_from((product + i128::from(BPS_ONE) - 1) / i128::from(BPS_ONE))
+                .expect("bounded by NOTIONAL_MAX")
+        }
+    }
 }
 
 /// `a * b * c` for values the listing bounds by `NOTIONAL_MAX`.
@@ -220,7 +229,7 @@ impl Engine {
         let market = self.markets[book];
         let maker = self.orders[slot as usize];
         let value = notional(price, qty, market.quote_unit);
-        let mut maker_funds = self.order_funds[slot as usize];
+        let mut maker_funds = self.resting_funds(slot);
         let maker_step = maker_funds.record_fill(market.fees, value, true);
         let taker_step = if taker.fees_waived {
             FeeStep::default()
@@ -232,7 +241,7 @@ impl Engine {
         let index = self.ledger_index(maker.user, market.quote);
         self.order_margin[index] += margin_after - maker_funds.margin;
         maker_funds.margin = margin_after;
-        self.order_funds[slot as usize] = maker_funds;
+        self.store_resting_funds(slot, maker_funds);
         let position = self.position_mut(book, maker.user);
         match maker.side {
             Side::Buy => position.open_buy -= qty.0,

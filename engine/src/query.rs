@@ -131,11 +131,11 @@ impl Engine {
 
     fn open_order(&self, slot: u32) -> OpenOrder {
         let o = &self.orders[slot as usize];
-        let funds = &self.order_funds[slot as usize];
+        let funds = &self.resting_funds(slot);
         OpenOrder {
             order: o.id,
             instrument: o.instrument,
-            client_order_id: if o.has_client_id {
+            client_order_id: if o.has_client_id() {
                 self.client_ids[slot as usize]
             } else {
                 ClientOrderId::EMPTY

@@ -44,6 +44,11 @@ pub(crate) struct Market {
 }
 
 impl Market {
+    /// True when orders' margins and traded notionals matter: perpetuals, and instruments with fees.
+    pub(crate) fn tracks_funds(&self) -> bool {
+        self.kind == InstrumentKind::Perpetual || !self.fees.is_zero()
+    }
+
     /// The asset an order on `side` holds.
     pub(crate) fn held_asset(&self, side: Side) -> AssetId {
         match side {
@@ -95,7 +100,7 @@ impl Engine {
         let market = self.markets[book];
         let value = notional(price, qty, market.quote_unit);
         let maker = self.orders[slot as usize];
-        let mut maker_funds = self.order_funds[slot as usize];
+        let mut maker_funds = self.resting_funds(slot);
         let maker_step = maker_funds.record_fill(market.fees, value, true);
         let maker_party = Party {
             user: maker.user,
@@ -117,7 +122,7 @@ impl Engine {
         let base_amount = qty.0 * market.base_unit;
         self.settle_party(&market, &maker_party, &mut maker_funds, value, base_amount);
         self.settle_party(&market, &taker_party, &mut taker.funds, value, base_amount);
-        self.order_funds[slot as usize] = maker_funds;
+        self.store_resting_funds(slot, maker_funds);
         let fees =
             maker_party.step.fee + taker_party.step.fee - maker_party.step.rebate - taker_party.step.rebate;
         let fee_account = self.ledger.system_mut(market.quote, crate::ledger::SystemAccount::Fee);

@@ -81,7 +81,7 @@ impl Engine {
                 side: order.side,
                 price: order.price,
                 qty: order.qty,
-                client_order_id: if order.has_client_id {
+                client_order_id: if order.has_client_id() {
                     self.client_ids[slot as usize]
                 } else {
                     ClientOrderId::EMPTY
@@ -157,20 +157,17 @@ impl Engine {
                 h.update(&o.id.0.to_le_bytes());
                 h.update(&o.user.0.to_le_bytes());
                 h.update(&o.qty.0.to_le_bytes());
-                h.update(&[
-                    o.side as u8,
-                    o.self_trade as u8,
-                    u8::from(o.post_only),
-                    u8::from(o.has_client_id),
-                ]);
-                if o.has_client_id {
+                h.update(&[o.side as u8, o.self_trade as u8, o.flags]);
+                if o.has_client_id() {
                     h.update(&self.client_ids[slot as usize].0);
                 }
-                let f = &self.order_funds[slot as usize];
+                let f = self.resting_funds(slot);
                 for v in [f.held, f.margin, f.taker_notional, f.maker_notional] {
                     h.update(&v.to_le_bytes());
                 }
-                h.update(&self.order_expiry[slot as usize].to_le_bytes());
+                if o.has_expiry() {
+                    h.update(&self.order_expiry[slot as usize].to_le_bytes());
+                }
             });
         }
         h.digest()
