@@ -621,9 +621,9 @@ impl Engine {
             out.push(Self::taker_cancelled(&taker, CancelReason::Unfilled));
         } else {
             self.slots.take(slot);
-            let flags = u8::from(place.post_only) * Order::POST_ONLY
-                | u8::from(!place.client_order_id.is_empty()) * Order::CLIENT_ID
-                | u8::from(place.expire_ns != 0) * Order::EXPIRY;
+            let flags = (u8::from(place.post_only) * Order::POST_ONLY)
+                | (u8::from(!place.client_order_id.is_empty()) * Order::CLIENT_ID)
+                | (u8::from(place.expire_ns != 0) * Order::EXPIRY);
             self.orders[slot as usize] = Order {
                 id,
                 price: place.price.expect("checked: limit"),
