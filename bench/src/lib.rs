@@ -17,6 +17,7 @@ pub mod large;
 pub mod mix;
 pub mod ops;
 pub mod peer;
+pub mod risk;
 
 use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol};
 use ferrex_tests::fixture;
@@ -38,6 +39,59 @@ pub fn spec(symbol: &str) -> InstrumentSpec {
         quote: fixture::USDT,
         ..InstrumentSpec::default()
     }
+}
+
+/// Which kind of instrument a workload trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarketKind {
+    /// Spot without fees.
+    Spot,
+    /// Spot with a 5 bps taker fee and a 1 bp maker rebate.
+    SpotWithFees,
+    /// A perpetual (10% initial, 5% maintenance margin, mark at the mix's mid), fees as above.
+    Perpetual,
+}
+
+impl MarketKind {
+    /// Every kind, in report order.
+    pub const ALL: [MarketKind; 3] = [MarketKind::Spot, MarketKind::SpotWithFees, MarketKind::Perpetual];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MarketKind::Spot => "spot, no fees",
+            MarketKind::SpotWithFees => "spot, fees",
+            MarketKind::Perpetual => "perpetual",
+        }
+    }
+
+    /// The instrument spec of this kind, around `mark`.
+    pub fn spec(self, symbol: &str, mark: i64) -> InstrumentSpec {
+        let mut spec = spec(symbol);
+        if self != MarketKind::Spot {
+            (spec.maker_fee_bps, spec.taker_fee_bps) = (-1, 5);
+        }
+        if self == MarketKind::Perpetual {
+            spec.kind = ferrex_engine::InstrumentKind::Perpetual;
+            (spec.initial_margin_bps, spec.maintenance_margin_bps) = (1000, 500);
+            spec.mark_price = Price(mark);
+            spec.price_max = Price(100_000_000);
+        }
+        spec
+    }
+}
+
+/// An engine sized for `orders_max` orders, holding one instrument (id 0) of a kind.
+pub fn engine_with_market(orders_max: u32, kind: MarketKind, mark: i64) -> Engine {
+    let config = EngineConfig {
+        orders_max,
+        levels_max: orders_max,
+        instruments_max: 16,
+        users_max: 4096,
+        side_levels_reserved: 4096,
+        ..EngineConfig::default()
+    };
+    fixture::engine_with(config, &[kind.spec("BENCH", mark)])
 }
 
 /// An engine sized for `orders_max` orders, holding one instrument (id 0).

@@ -1,8 +1,9 @@
 //! `ferrex-bench`: benchmark harnesses that print tables.
 //!
-//! `ferrex-bench engine [--quick] [--only operations|mix|large|peer]` measures the matching engine:
+//! `ferrex-bench engine [--quick] [--only operations|mix|large|peer|risk]` measures the engine:
 //! single operations, the exchange-core mix (throughput and per-command latency percentiles), a large
-//! book, and the peer comparison with lobster in the same run. Results go to stdout as Markdown
+//! book, the peer comparison with lobster in the same run, and risk: the mix on spot with fees and
+//! on a perpetual, the pre-trade check, and a liquidation storm. Results go to stdout as Markdown
 //! tables, ready for docs/PERFORMANCE.md.
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use ferrex_bench::{large, median, mix, ops, peer, time_commands};
+use ferrex_bench::{MarketKind, large, median, mix, ops, peer, risk, time_commands};
 use hdrhistogram::Histogram;
 
 #[derive(Parser)]
@@ -42,6 +43,7 @@ enum Part {
     Mix,
     Large,
     Peer,
+    Risk,
 }
 
 struct Sizes {
@@ -51,6 +53,7 @@ struct Sizes {
     large_orders: usize,
     large_instruments: u32,
     peer: usize,
+    storm_users: u32,
 }
 
 fn main() {
@@ -63,6 +66,7 @@ fn main() {
             large_orders: 200_000,
             large_instruments: 2_000,
             peer: 100_000,
+            storm_users: 2_000,
         }
     } else {
         Sizes {
@@ -72,6 +76,7 @@ fn main() {
             large_orders: 1_000_000,
             large_instruments: 10_000,
             peer: 100_000,
+            storm_users: 10_000,
         }
     };
     println!("# ferrex-bench engine{}\n", if quick { " --quick" } else { "" });
@@ -90,6 +95,42 @@ fn main() {
     if wants(Part::Peer) {
         peer_comparison(&sizes);
     }
+    if wants(Part::Risk) {
+        risk_section(&sizes);
+    }
+}
+
+fn risk_section(sizes: &Sizes) {
+    println!(
+        "## Risk on ({} commands of the exchange-core mix per round, seed 42)
+",
+        sizes.mix
+    );
+    println!("| instrument | mix commands/s | pre-trade check ns (`test_order`) |\n|---|---:|---:|");
+    let mut events = Vec::with_capacity(4096);
+    for market in MarketKind::ALL {
+        let mix = mix::generate_on(market, sizes.mix, 42);
+        let mut rates: Vec<f64> = (0..sizes.rounds)
+            .map(|_| {
+                let mut engine = mix::prepared(&mix);
+                let ns = time_commands(&mut engine, &mix.commands, &mut events);
+                mix.commands.len() as f64 * 1e9 / ns as f64
+            })
+            .collect();
+        let mut checks: Vec<f64> = (0..sizes.rounds).map(|_| risk::check_ns(market, sizes.ops)).collect();
+        println!("| {} | {:.2}M | {:.1} |", market.name(), median(&mut rates) / 1e6, median(&mut checks));
+    }
+    let mut storms: Vec<risk::StormResult> =
+        (0..sizes.rounds.min(3)).map(|_| risk::storm(sizes.storm_users)).collect();
+    storms.sort_by_key(|s| s.ns);
+    let storm = storms[storms.len() / 2];
+    println!(
+        "\nliquidation storm: one mark move liquidates {} users in {:.2} ms ({:.0} ns per user, {} events)\n",
+        storm.liquidated,
+        storm.ns as f64 / 1e6,
+        storm.ns as f64 / storm.liquidated.max(1) as f64,
+        storm.events
+    );
 }
 
 fn machine() -> Result<String> {

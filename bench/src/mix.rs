@@ -12,7 +12,7 @@ use ferrex_engine::{
     TimeInForce, UserId,
 };
 
-use crate::{Rng, apply_all, engine_with_book};
+use crate::{MarketKind, Rng, apply_all, engine_with_market};
 
 const MID: i64 = 100_000;
 const HALF_WIDTH_TICKS: i64 = 1200;
@@ -20,6 +20,8 @@ const ORDERS_TARGET: usize = 1_000;
 
 /// A generated mix.
 pub struct Mix {
+    /// The instrument's kind.
+    pub market: MarketKind,
     /// Commands that build the starting book.
     pub setup: Vec<Command>,
     /// The measured commands.
@@ -196,8 +198,14 @@ impl Shadow {
 
 /// Generates `count` measured commands after a starting book of about 1,000 orders.
 pub fn generate(count: usize, seed: u64) -> Mix {
+    generate_on(MarketKind::Spot, count, seed)
+}
+
+/// The same, on an instrument of the given kind (every order's hold or margin is checked and
+/// every fill settled: the mix with risk on).
+pub fn generate_on(market: MarketKind, count: usize, seed: u64) -> Mix {
     let mut shadow = Shadow {
-        engine: engine(),
+        engine: engine(market),
         live: Vec::new(),
         index: HashMap::new(),
         events: Vec::new(),
@@ -217,6 +225,7 @@ pub fn generate(count: usize, seed: u64) -> Mix {
         commands.push(command);
     }
     Mix {
+        market,
         setup,
         commands,
         trading_share: trading as f64 / count as f64,
@@ -226,13 +235,13 @@ pub fn generate(count: usize, seed: u64) -> Mix {
 }
 
 /// A fresh engine for the mix.
-pub fn engine() -> Engine {
-    engine_with_book(1 << 14)
+pub fn engine(market: MarketKind) -> Engine {
+    engine_with_market(1 << 14, market, MID)
 }
 
 /// A fresh engine holding the mix's starting book.
 pub fn prepared(mix: &Mix) -> Engine {
-    let mut engine = engine();
+    let mut engine = engine(mix.market);
     apply_all(&mut engine, &mix.setup);
     engine
 }

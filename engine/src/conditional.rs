@@ -101,7 +101,7 @@ impl Engine {
     }
 
     /// Checks a conditional as the order it becomes, and its trigger; returns its book and hold.
-    fn validate_conditional(&self, place: &Place) -> Result<(usize, i64), RejectCode> {
+    pub(crate) fn validate_conditional(&self, place: &Place) -> Result<(usize, i64), RejectCode> {
         let trigger = place.trigger.expect("a conditional has a trigger");
         let (book, _, hold) = self.validate_place(&Place { trigger: None, ..*place })?;
         let market = &self.markets[book];

@@ -161,6 +161,16 @@ impl Engine {
         }
     }
 
+    /// Runs every check a placement would (validation, limits, hold or margin) without placing:
+    /// what Binance's `order.test` answers. Read-only; the verdict holds for the current state.
+    pub fn test_order(&self, place: &crate::command::Place) -> Result<(), crate::reject::RejectCode> {
+        if place.trigger.is_some() {
+            self.validate_conditional(place).map(|_| ())
+        } else {
+            self.validate_place(place).map(|_| ())
+        }
+    }
+
     /// One open order of a user, by id or client order id (`None` once it is filled or cancelled).
     pub fn order_status(&self, user: UserId, order: &OrderRef) -> Option<OpenOrder> {
         let slot = match order {
