@@ -24,7 +24,7 @@ use crate::expiry::ExpiryHeap;
 use crate::ledger::Ledger;
 use crate::limits::{Ask, InstrumentLimits};
 use crate::matching::Taker;
-use crate::money::{FeeRates, Funds, base_unit, notional, quote_unit};
+use crate::money::{ColdFunds, FeeRates, Funds, base_unit, notional, quote_unit};
 use crate::perp::Position;
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
@@ -141,7 +141,7 @@ pub struct Engine {
     /// The money side of each instrument, by instrument id.
     pub(crate) markets: Vec<Market>,
     /// Money state of each resting order, by slot (cold: read at fills, cancels and amends).
-    pub(crate) order_funds: Vec<Funds>,
+    pub(crate) order_funds: Vec<ColdFunds>,
     /// Positions, `perpetuals_max` rows of `users_max` (perp.rs).
     pub(crate) positions: Vec<Position>,
     /// Head and tail user of each perpetual's holder list.
@@ -200,7 +200,7 @@ impl Engine {
             orders_accepted: 0,
             ledger: Ledger::new(config.tenants_max, config.users_max, config.assets_max),
             markets: Vec::with_capacity(config.instruments_max as usize),
-            order_funds: prefaulted(config.orders_max as usize, Funds::default()),
+            order_funds: prefaulted(config.orders_max as usize, ColdFunds::default()),
             positions: prefaulted(
                 config.perpetuals_max as usize * config.users_max as usize,
                 Position::default(),
@@ -821,8 +821,13 @@ impl Engine {
     pub(crate) fn resting_funds(&self, slot: u32) -> Funds {
         let order = &self.orders[slot as usize];
         let tracked = self.markets[order.instrument.0 as usize].tracks_funds();
-        let cold = if tracked { self.order_funds[slot as usize] } else { Funds::default() };
-        Funds { held: order.held, ..cold }
+        let cold = if tracked { self.order_funds[slot as usize] } else { ColdFunds::default() };
+        Funds {
+            held: order.held,
+            margin: cold.margin,
+            taker_notional: cold.taker_notional,
+            maker_notional: cold.maker_notional,
+        }
     }
 
     /// Stores a resting order's money state (see `resting_funds`).
@@ -830,7 +835,11 @@ impl Engine {
         let order = &mut self.orders[slot as usize];
         order.held = funds.held;
         if self.markets[order.instrument.0 as usize].tracks_funds() {
-            self.order_funds[slot as usize] = Funds { held: 0, ..funds };
+            self.order_funds[slot as usize] = ColdFunds {
+                margin: funds.margin,
+                taker_notional: funds.taker_notional,
+                maker_notional: funds.maker_notional,
+            };
         }
     }
 

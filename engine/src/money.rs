@@ -132,6 +132,14 @@ pub(crate) struct Funds {
     pub(crate) maker_notional: i64,
 }
 
+/// The cold part of a resting order's money state (its hold lives in the order record).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ColdFunds {
+    pub(crate) margin: i64,
+    pub(crate) taker_notional: i64,
+    pub(crate) maker_notional: i64,
+}
+
 /// The fee and rebate of one fill.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FeeStep {

@@ -237,7 +237,7 @@ impl Engine {
             + books
             + self.users.capacity() * size_of::<crate::book::UserOrders>()
             + self.client_index.heap_bytes()
-            + self.order_funds.capacity() * size_of::<crate::money::Funds>()
+            + self.order_funds.capacity() * size_of::<crate::money::ColdFunds>()
             + self.order_expiry.capacity() * size_of::<u64>()
             + self.expiries.capacity() * size_of::<(u64, OrderId)>()
             + self.ledger.heap_bytes()
@@ -250,8 +250,9 @@ impl Engine {
     /// (rounded up to a byte).
     pub fn bytes_per_order_slot() -> usize {
         size_of::<crate::book::Order>()
-            + size_of::<crate::money::Funds>()
-            + 2 * size_of::<u64>()
+            + size_of::<crate::money::ColdFunds>()
+            + size_of::<u64>()
+            + size_of::<(u64, OrderId)>()
             + size_of::<crate::book::Links>()
             + size_of::<ClientOrderId>()
             + 2 * size_of::<u32>()
