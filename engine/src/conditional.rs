@@ -348,6 +348,10 @@ impl Engine {
 
     /// Notes that an instrument's last or mark price moved.
     pub(crate) fn flag_trigger(&mut self, book: usize) {
+        // Most of the time nothing waits anywhere: one comparison, no trigger list touched.
+        if self.conditional_free.len() == self.conditionals.len() {
+            return;
+        }
         if !self.trigger_flags[book] && self.triggers[book].lists.iter().any(|l| !l.is_empty()) {
             self.trigger_flags[book] = true;
             self.trigger_dirty.push(u32::try_from(book).expect("book fits u32"));

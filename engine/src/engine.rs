@@ -167,6 +167,8 @@ pub struct Engine {
     pub(crate) triggers: Vec<TriggerLists>,
     pub(crate) trigger_dirty: Vec<u32>,
     pub(crate) trigger_flags: Vec<bool>,
+    /// Users with any limit set (limits.rs skips the user limits while there are none).
+    pub(crate) limited_users: u32,
 }
 
 impl Engine {
@@ -219,6 +221,7 @@ impl Engine {
             triggers: Vec::with_capacity(config.instruments_max as usize),
             trigger_dirty: Vec::with_capacity(config.instruments_max as usize),
             trigger_flags: prefaulted(config.instruments_max as usize, false),
+            limited_users: 0,
         })
     }
 

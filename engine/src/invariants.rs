@@ -167,6 +167,13 @@ impl Engine {
             ensure!(amount > 0, "empty admin hold kept for {user:?} {asset:?}");
             expected_held[user.0 as usize * assets + asset.0 as usize] += i128::from(amount);
         }
+        let limited =
+            ledger.users.iter().filter(|u| u.limits != crate::limits::UserLimits::default()).count();
+        ensure!(
+            limited == self.limited_users as usize,
+            "{limited} users have limits, counted {}",
+            self.limited_users
+        );
         let mut totals = vec![0i128; assets];
         for (user, info) in ledger.users.iter().enumerate() {
             for (asset, total) in totals.iter_mut().enumerate() {

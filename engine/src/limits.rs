@@ -82,6 +82,13 @@ impl Engine {
     /// Checks an order against its instrument's and its user's limits.
     pub(crate) fn check_limits(&self, book: usize, ask: &Ask) -> Result<(), RejectCode> {
         let market = &self.markets[book];
+        let unlimited = market.limits.notional_max == 0
+            && market.limits.price_band_bps == 0
+            && market.kind == InstrumentKind::Spot
+            && self.limited_users == 0;
+        if unlimited {
+            return Ok(());
+        }
         let user = &self.ledger.users[ask.user.0 as usize].limits;
         if let Some(price) = ask.price {
             self.check_band(book, price)?;
@@ -185,6 +192,9 @@ impl Engine {
         if limits.qty_max < 0 || limits.notional_max < 0 || limits.position_max < 0 {
             return Err(RejectCode::InvalidLimits);
         }
+        let was_limited = self.ledger.users[user.0 as usize].limits != UserLimits::default();
+        let is_limited = limits != UserLimits::default();
+        self.limited_users = self.limited_users + u32::from(is_limited) - u32::from(was_limited);
         self.ledger.users[user.0 as usize].limits = limits;
         out.push(Event::UserLimitsSet { user, limits });
         Ok(())

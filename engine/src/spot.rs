@@ -123,11 +123,14 @@ impl Engine {
         self.settle_party(&market, &maker_party, &mut maker_funds, value, base_amount);
         self.settle_party(&market, &taker_party, &mut taker.funds, value, base_amount);
         self.store_resting_funds(slot, maker_funds);
-        let fees =
-            maker_party.step.fee + taker_party.step.fee - maker_party.step.rebate - taker_party.step.rebate;
-        let fee_account = self.ledger.system_mut(market.quote, crate::ledger::SystemAccount::Fee);
-        *fee_account += fees;
-        assert!(*fee_account >= 0, "fee account negative: rebates exceed fees");
+        if !market.fees.is_zero() {
+            let fees = maker_party.step.fee + taker_party.step.fee
+                - maker_party.step.rebate
+                - taker_party.step.rebate;
+            let fee_account = self.ledger.system_mut(market.quote, crate::ledger::SystemAccount::Fee);
+            *fee_account += fees;
+            assert!(*fee_account >= 0, "fee account negative: rebates exceed fees");
+        }
     }
 
     fn settle_party(
