@@ -96,7 +96,7 @@ impl Engine {
             Conditional { id, place: *place, funds: Funds { held: hold, ..Funds::default() } },
         );
         out.push(Event::Accepted(Self::accepted(id, place)));
-        self.push_market_balances(book, place.user, out);
+        self.push_held_balance(book, place.user, place.side, out);
         Ok(())
     }
 
@@ -216,7 +216,7 @@ impl Engine {
             qty: c.place.qty,
             reason,
         });
-        self.push_market_balances(book, c.place.user, out);
+        self.push_held_balance(book, c.place.user, c.place.side, out);
     }
 
     /// Cancels a user's conditionals on one instrument or all; returns how many.
@@ -293,7 +293,7 @@ impl Engine {
             qty: place.qty,
             priority_kept: false,
         });
-        self.push_market_balances(book, place.user, out);
+        self.push_held_balance(book, place.user, place.side, out);
         Ok(())
     }
 }
@@ -318,7 +318,7 @@ impl Engine {
                 let place = Place { trigger: None, ..c.place };
                 if let Err(code) = self.place(&place, out) {
                     out.push(Event::TriggerFailed { order: id, user, instrument, code });
-                    self.push_market_balances(book, user, out);
+                    self.push_held_balance(book, user, c.place.side, out);
                 }
                 if !self.risk_pending.is_empty() {
                     self.run_risk_checks(out);

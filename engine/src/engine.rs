@@ -609,13 +609,15 @@ impl Engine {
         if place.time_in_force == TimeInForce::Fok && !self.can_fill(book, &taker) {
             out.push(Self::taker_cancelled(&taker, CancelReason::FillOrKill));
             self.release_funds(book, place.user, place.side, &mut taker.funds);
-            self.push_market_balances(book, place.user, out);
+            self.push_held_balance(book, place.user, place.side, out);
             return Ok(());
         }
         // A limit order that does not cross (the common passive add) skips the matcher entirely.
         let crosses = place.order_type == OrderType::Market
             || self.would_take(book, place.side, place.price.expect("checked: limit"));
+        let trades_before = self.books[book].trades;
         let self_trade_stop = crosses && self.match_taker(book, &mut taker, out);
+        let traded = self.books[book].trades != trades_before;
         if taker.qty.0 == 0 {
             out.push(Event::Done { order: id, user: place.user, instrument: place.instrument });
         } else if self_trade_stop {
@@ -651,7 +653,7 @@ impl Engine {
             self.schedule_expiry(slot, place.expire_ns);
         }
         self.release_funds(book, place.user, place.side, &mut taker.funds);
-        self.push_market_balances(book, place.user, out);
+        self.push_balances_after(book, place.user, place.side, traded, out);
         Ok(())
     }
 
@@ -755,7 +757,7 @@ impl Engine {
             reason,
         });
         self.report_level(book, order.level, order.side, out);
-        self.push_market_balances(book, order.user, out);
+        self.push_held_balance(book, order.user, order.side, out);
     }
 
     fn amend(&mut self, amend: &Amend, out: &mut Vec<Event>) -> Result<(), RejectCode> {
@@ -801,7 +803,9 @@ impl Engine {
         };
         self.check_limits(book, &ask)?;
         let hold = self.amend_hold(book, slot, amend)?;
+        let hold_changed = hold != order.held;
         self.rehold(book, slot, hold);
+        let trades_before = self.books[book].trades;
         if amend.price == order.price {
             self.amend_in_level(slot, amend.qty, out);
             self.report_level(book, order.level, order.side, out);
@@ -811,10 +815,16 @@ impl Engine {
             self.report_level(book, order.level, order.side, out);
             self.reprice(book, slot, amend.price, amend.qty, out);
         }
-        if !self.slots.is_free(slot) && self.orders[slot as usize].id == order.id {
+        if self.markets[book].kind == InstrumentKind::Perpetual
+            && !self.slots.is_free(slot)
+            && self.orders[slot as usize].id == order.id
+        {
             self.reserve_if_perp(slot);
         }
-        self.push_market_balances(book, amend.user, out);
+        let traded = self.books[book].trades != trades_before;
+        if traded || hold_changed {
+            self.push_balances_after(book, amend.user, order.side, traded, out);
+        }
         Ok(())
     }
 
@@ -900,6 +910,9 @@ impl Engine {
     fn rehold(&mut self, book: usize, slot: u32, hold: i64) {
         if self.markets[book].kind == InstrumentKind::Perpetual {
             self.unreserve_if_perp(slot);
+            return;
+        }
+        if hold == self.orders[slot as usize].held {
             return;
         }
         let order = self.orders[slot as usize];

@@ -142,7 +142,7 @@ impl Engine {
                         qty: maker.qty,
                         reason: CancelReason::SelfTrade,
                     });
-                    self.push_market_balances(book, maker.user, out);
+                    self.push_held_balance(book, maker.user, maker.side, out);
                 }
                 if taker.self_trade != SelfTradePrevention::CancelMaker {
                     return true;

@@ -171,6 +171,32 @@ impl Engine {
         }
     }
 
+    /// Reports the balance an order's hold changed: the asset it holds (spot). A perpetual order
+    /// holds nothing, so there is nothing to report.
+    pub(crate) fn push_held_balance(&self, book: usize, user: UserId, side: Side, out: &mut Vec<Event>) {
+        let market = &self.markets[book];
+        if market.kind == InstrumentKind::Spot {
+            self.push_balance(user, market.held_asset(side), out);
+        }
+    }
+
+    /// Reports the balances a command changed for a user: after fills, every asset the market moves;
+    /// otherwise the one its hold changed.
+    pub(crate) fn push_balances_after(
+        &self,
+        book: usize,
+        user: UserId,
+        side: Side,
+        traded: bool,
+        out: &mut Vec<Event>,
+    ) {
+        if traded {
+            self.push_market_balances(book, user, out);
+        } else {
+            self.push_held_balance(book, user, side, out);
+        }
+    }
+
     /// Reports the user's balances of the assets a market moves (spot: base and quote; perpetual:
     /// the settlement asset).
     pub(crate) fn push_market_balances(&self, book: usize, user: UserId, out: &mut Vec<Event>) {
