@@ -10,6 +10,7 @@
 //! Complexity: O(1) each, except `AddAsset` and admin holds (a `BTreeMap` insert: admin commands are
 //! rare and not on the hot path).
 
+use crate::book::UserOrders;
 use crate::command::{AccountRef, Transfer};
 use crate::engine::Engine;
 use crate::event::Event;
@@ -90,6 +91,7 @@ impl Engine {
         info.exists = true;
         info.tenant = tenant;
         info.role = role;
+        self.users[user.0 as usize].status = UserOrders::EXISTS;
         out.push(Event::UserCreated { user, tenant, role });
         Ok(())
     }
@@ -218,6 +220,8 @@ impl Engine {
             return Err(RejectCode::NotAuthorized);
         }
         self.ledger.users[user.0 as usize].suspended = suspended;
+        let status = &mut self.users[user.0 as usize].status;
+        *status = UserOrders::EXISTS | if suspended { UserOrders::SUSPENDED } else { 0 };
         out.push(Event::UserSuspended { user, suspended });
         Ok(())
     }

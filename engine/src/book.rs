@@ -366,17 +366,26 @@ impl Book {
     }
 }
 
-/// Head and tail of a user's order list.
+/// Head and tail of a user's order list, and the user's trading status: the per-user data every
+/// order command reads, in one 16-byte entry (the ledger's `UserInfo` is the record of truth for
+/// the status; `create_user` and `set_user_suspended` mirror it here).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserOrders {
     pub(crate) head: u32,
     pub(crate) tail: u32,
     pub(crate) count: u32,
+    /// `EXISTS | SUSPENDED`.
+    pub(crate) status: u32,
+}
+
+impl UserOrders {
+    pub(crate) const EXISTS: u32 = 1;
+    pub(crate) const SUSPENDED: u32 = 2;
 }
 
 impl Default for UserOrders {
     fn default() -> Self {
-        UserOrders { head: NIL, tail: NIL, count: 0 }
+        UserOrders { head: NIL, tail: NIL, count: 0, status: 0 }
     }
 }
 

@@ -1,17 +1,21 @@
 //! The engine: validation and the handlers of each command.
 //!
 //! Invariants (checked by `check_invariants`, see invariants.rs):
-//! - a refused command changes nothing: every handler validates fully before its first write;
+//! - a refused command changes nothing: every handler validates fully before its first write
+//!   (money included: holds and margin are checked before anything moves);
 //! - every taken arena slot holds exactly one resting order, which is in exactly one level queue, in
 //!   its user's list and, when it has a client order id, in the client index;
+//! - a resting order's hold (in its record) is exactly what it can still cost (spot.rs); a resting
+//!   perpetual order's margin and open quantity are reserved (perp.rs);
 //! - no book is crossed at rest.
 //!
+//! Validation order (docs/REJECT_CODES.md): the command's own fields, then the user's and the
+//! instrument's state, then the book, then limits (limits.rs), then money (holds or margin).
 //! Complexity per command: place O(levels taken + fills + log L); cancel O(1) plus O(log L) when it
-//! empties its level; amend as cancel plus place; mass cancel O(orders of the user).
-//! Memory is allocated in `Engine::new` and `AddInstrument` only; a book side's level arrays and
-//! price index grow (amortised) past their reservation only when the book gets deeper than ever
-//! before. `UserOrders::count` is kept for the per-user open-order limit of issue 3 and checked by
-//! `check_invariants`.
+//! empties its level; amend as cancel plus place; mass cancel O(orders of the user + conditionals).
+//! Memory is allocated in `Engine::new` and `AddInstrument` only; a book side's level arrays, price
+//! index and trigger lists grow (amortised) past their reservation only when they get deeper than
+//! ever before. `UserOrders::count` serves the per-user open-order limit.
 
 use std::collections::BTreeMap;
 
@@ -197,7 +201,7 @@ impl Engine {
             levels: LevelPool::new(config.levels_max),
             books: Vec::with_capacity(config.instruments_max as usize),
             symbols: BTreeMap::new(),
-            users: prefaulted(config.users_max as usize, UserOrders::default()),
+            users: Self::user_lists(config.users_max),
             client_index: ClientIndex::new(config.orders_max),
             orders_accepted: 0,
             ledger: Ledger::new(config.tenants_max, config.users_max, config.assets_max),
@@ -223,6 +227,13 @@ impl Engine {
             trigger_flags: prefaulted(config.instruments_max as usize, false),
             limited_users: 0,
         })
+    }
+
+    /// Every user's order list, empty; user 0 (the operator) exists from the start.
+    fn user_lists(users_max: u32) -> Vec<UserOrders> {
+        let mut users = prefaulted(users_max as usize, UserOrders::default());
+        users[0].status = UserOrders::EXISTS;
+        users
     }
 
     /// The configuration.
@@ -373,12 +384,15 @@ impl Engine {
 
     /// The user exists.
     pub(crate) fn check_user(&self, user: UserId) -> Result<(), RejectCode> {
-        self.ledger.user(user).map(|_| ()).ok_or(RejectCode::UnknownUser)
+        match self.users.get(user.0 as usize) {
+            Some(list) if list.status & UserOrders::EXISTS != 0 => Ok(()),
+            _ => Err(RejectCode::UnknownUser),
+        }
     }
 
-    /// The user exists, is not suspended, and the instrument is not halted.
+    /// The user (which exists) is not suspended, and the instrument is not halted.
     fn check_may_trade(&self, user: UserId, book: usize) -> Result<(), RejectCode> {
-        if self.ledger.users[user.0 as usize].suspended {
+        if self.users[user.0 as usize].status & UserOrders::SUSPENDED != 0 {
             return Err(RejectCode::UserSuspended);
         }
         if self.markets[book].halted {

@@ -1,12 +1,18 @@
 //! Events: the only output of the state machine.
 //!
 //! `Engine::apply` appends events to a caller-provided buffer. Per command the order is fixed:
-//! - a refused command gives exactly one [`Event::Rejected`] and nothing else;
+//! - good-till-date expiries due at the command's time come first (`Cancelled`, reason `Expired`);
+//! - a refused command gives exactly one [`Event::Rejected`] and nothing else (but the expiries);
 //! - a placed order gives [`Event::Accepted`], then for each price level it takes from (best first)
-//!   its fills in queue order (each [`Event::Fill`] followed by [`Event::Done`] when it completes the
-//!   maker, or a self-trade [`Event::Cancelled`] of the maker) and one [`Event::Level`] with the
-//!   level's new total; then the taker's end: `Done` (filled), `Cancelled` (IOC/FOK/market rest or
-//!   self-trade) or, when it rests, a `Level` for its own side;
+//!   its fills in queue order: each [`Event::Fill`], on a perpetual the two [`Event::Position`]s
+//!   (maker, taker), [`Event::Done`] when it completes the maker (or a self-trade `Cancelled` of the
+//!   maker), then the maker's [`Event::Balance`]s; after the level one [`Event::Level`] with its new
+//!   total; then the taker's end: `Done` (filled), `Cancelled` (IOC/FOK/market rest or self-trade)
+//!   or, when it rests, a `Level` for its own side; then the taker's `Balance`s;
+//! - a `Balance` follows every change of a user's account by the command, after the events that
+//!   caused it: the held asset when only a hold moved, every asset of the market after fills;
+//! - then the risk checks: `Liquidation` and what it did (cancels, the closing order's events), then
+//!   conditional orders that fired (`Triggered`, then the placement's events or `TriggerFailed`);
 //! - every accepted order ends with exactly one `Done` or `Cancelled`, now or later.
 //!
 //! Events are `Copy` and fixed-size; they carry ids, not client order ids (the gateway keeps those).

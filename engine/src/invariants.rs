@@ -7,7 +7,7 @@
 //! exactly the orders with a client id; free counts agreeing with what is in use.
 //! Cost: O(orders + levels + users) with allocation; tests and debugging only.
 
-use crate::book::NIL;
+use crate::book::{NIL, UserOrders};
 use crate::engine::Engine;
 use crate::types::{InstrumentId, Side};
 
@@ -265,6 +265,10 @@ impl Engine {
     fn check_users(&self) -> Result<(), InvariantViolation> {
         let mut listed = 0usize;
         for (user, list) in self.users.iter().enumerate() {
+            let info = &self.ledger.users[user];
+            let status = u32::from(info.exists) * UserOrders::EXISTS
+                + u32::from(info.suspended) * UserOrders::SUSPENDED;
+            ensure!(list.status == status, "user {user}: status {} does not mirror the ledger", list.status);
             let (mut count, mut prev, mut slot) = (0u32, NIL, list.head);
             while slot != NIL {
                 let o = &self.orders[slot as usize];

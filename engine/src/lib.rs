@@ -1,13 +1,17 @@
 //! ferrex-engine: the deterministic state machine of the exchange.
 //!
 //! Everything behind the ring buffer that decides outcomes: instruments, order books, matching,
-//! the state hash. [`Engine::apply`] takes one [`Command`] and appends its [`Event`]s to a reusable
-//! buffer.
+//! tenants, users, accounts, spot holds and fees, perpetual positions, margin, funding, liquidation,
+//! conditional and good-till-date orders, pre-trade limits, queries, the state hash (the money
+//! rules are in docs/MONEY.md). [`Engine::apply_at`] takes one [`Command`] with the sequencer's time
+//! and appends its [`Event`]s to a reusable buffer.
 //!
 //! Invariants (the rules of ../shared/DESIGN.md, stated as absences):
 //! - no I/O, no clock, no threads, no randomness, no iteration over unordered maps (clippy bans the
 //!   methods and types in engine/clippy.toml); the state after commands 1..N depends only on them;
-//! - no floats: prices are `i64` ticks, quantities `i64` lots;
+//! - no floats: prices are `i64` ticks, quantities `i64` lots, balances `i64` minor units;
+//! - no money created or destroyed: every move is between two accounts (`check_invariants` sums
+//!   them after every command in tests);
 //! - no heap allocation per command in steady state: the order arena, level pool, client index and
 //!   user table are allocated in [`Engine::new`]; book sides grow only past their deepest size so far;
 //! - no panic on bad input: every malformed or impossible command is a [`Event::Rejected`] with a
@@ -16,8 +20,9 @@
 //! Known limitations:
 //! - capacity checks are conservative (a GTC order needs a free order slot and a free level even if
 //!   it would fill completely);
-//! - one command's events are unbounded in number: a market order sweeping a deep book or a mass
-//!   cancel of a user with many orders emits events in proportion (about two per fill or cancel).
+//! - one command's events are unbounded in number: a market order sweeping a deep book, a mass
+//!   cancel of a user with many orders, or a mark price move that liquidates many users emits
+//!   events in proportion (about four per fill or cancel, ten per liquidated user).
 //!   The caller's buffer grows (one allocation) when a command outgrows every earlier one; the
 //!   runtime's output ring must be sized for the largest command it admits;
 //! - see each module's docs for its own.
