@@ -9,7 +9,7 @@
 //!   perpetual order's margin and open quantity are reserved (perp.rs);
 //! - no book is crossed at rest.
 //!
-//! Validation order (docs/REJECT_CODES.md): the command's own fields, then the user's and the
+//! Validation order (`docs/REJECT_CODES.md`): the command's own fields, then the user's and the
 //! instrument's state, then the book, then limits (limits.rs), then money (holds or margin).
 //! Complexity per command: place O(levels taken + fills + log L); cancel O(1) plus O(log L) when it
 //! empties its level; amend as cancel plus place; mass cancel O(orders of the user + conditionals).
