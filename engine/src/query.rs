@@ -3,8 +3,10 @@
 //! Nothing here changes state, so queries are not journaled; the runtime answers them in sequence
 //! between commands. Answers that are lists are written to a caller's buffer (cleared first), so a
 //! caller that reuses its buffers does not allocate. Complexity: balances O(assets), positions
-//! O(perpetuals), margin O(perpetuals), open orders O(orders of the user), order status O(1) by id
-//! or client id, depth O(levels returned).
+//! O(perpetuals), margin O(perpetuals), open orders O(orders of the user + waiting conditionals),
+//! order status O(1) by id or client id for resting orders (a scan of the waiting conditionals
+//! otherwise), depth O(levels returned). Open orders sorts the user's conditionals in place: no
+//! allocation beyond the caller's buffer.
 
 use crate::book::NIL;
 use crate::command::OrderRef;
@@ -65,6 +67,9 @@ pub struct OpenOrder {
     pub held: i64,
     /// Margin it reserves (perpetuals).
     pub margin: i64,
+    /// A conditional order waiting for this trigger (`price` is then its order's limit or
+    /// protection price, 0 for none).
+    pub trigger: Option<crate::types::Trigger>,
 }
 
 impl Engine {
@@ -145,10 +150,27 @@ impl Engine {
             qty: o.qty,
             held: funds.held,
             margin: funds.margin,
+            trigger: None,
         }
     }
 
-    /// A user's open orders, oldest first (optionally on one instrument).
+    fn open_conditional(&self, index: u32) -> OpenOrder {
+        let c = &self.conditionals[index as usize];
+        OpenOrder {
+            order: c.id,
+            instrument: c.place.instrument,
+            client_order_id: c.place.client_order_id,
+            side: c.place.side,
+            price: c.place.price.unwrap_or(Price(0)),
+            qty: c.place.qty,
+            held: c.funds.held,
+            margin: c.funds.margin,
+            trigger: c.place.trigger,
+        }
+    }
+
+    /// A user's open orders, optionally on one instrument: resting orders oldest first, then waiting
+    /// conditional orders oldest first.
     pub fn open_orders(&self, user: UserId, instrument: Option<InstrumentId>, out: &mut Vec<OpenOrder>) {
         out.clear();
         let Some(list) = self.users.get(user.0 as usize) else { return };
@@ -159,6 +181,14 @@ impl Engine {
             }
             slot = self.links[slot as usize].user_next;
         }
+        let resting = out.len();
+        for (_, _, (_, _, index)) in self.conditional_entries() {
+            let c = &self.conditionals[index as usize];
+            if c.place.user == user && instrument.is_none_or(|i| i == c.place.instrument) {
+                out.push(self.open_conditional(index));
+            }
+        }
+        out[resting..].sort_unstable_by_key(|o| o.order);
     }
 
     /// Runs every check a placement would (validation, limits, hold or margin) without placing:
@@ -171,8 +201,18 @@ impl Engine {
         }
     }
 
-    /// One open order of a user, by id or client order id (`None` once it is filled or cancelled).
+    /// One open order of a user, by id or client order id (`None` once it is filled or cancelled),
+    /// waiting conditional orders included.
     pub fn order_status(&self, user: UserId, order: &OrderRef) -> Option<OpenOrder> {
+        self.resting_status(user, order).or_else(|| {
+            let (book, list, at) = (0..self.triggers.len()).find_map(|book| {
+                self.find_conditional(user, book, order).map(|(list, at)| (book, list, at))
+            })?;
+            Some(self.open_conditional(self.triggers[book].lists[list][at].2))
+        })
+    }
+
+    fn resting_status(&self, user: UserId, order: &OrderRef) -> Option<OpenOrder> {
         let slot = match order {
             OrderRef::Id(id) => {
                 let slot = id.slot();
