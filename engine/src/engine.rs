@@ -912,8 +912,9 @@ impl Engine {
             return Ok(0);
         }
         let hold = market.order_hold(order.side, Some(amend.price), amend.qty, 0, funds);
-        let available = self.spendable(order.user, market.held_asset(order.side));
-        if hold - funds.held > available {
+        // Only a larger hold needs money that is not held already.
+        if hold > funds.held && hold - funds.held > self.spendable(order.user, market.held_asset(order.side))
+        {
             return Err(RejectCode::InsufficientBalance);
         }
         Ok(hold)
@@ -972,6 +973,11 @@ impl Engine {
         order.price = price;
         order.qty = qty;
         let order = *order;
+        if !self.would_take(book, order.side, price) {
+            // The common move: nothing to take, straight to its new level.
+            self.enqueue(book, slot, out);
+            return;
+        }
         let quote_unit = self.markets[book].quote_unit;
         let mut taker = Taker::from_resting(&order, quote_unit, self.resting_funds(slot));
         let self_trade_stop = self.match_taker(book, &mut taker, out);
