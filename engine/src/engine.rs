@@ -29,7 +29,7 @@ use crate::ledger::Ledger;
 use crate::limits::{Ask, InstrumentLimits};
 use crate::matching::Taker;
 use crate::money::{ColdFunds, FeeRates, Funds, base_unit, notional, quote_unit};
-use crate::perp::Position;
+use crate::perp::{MarginUse, Position};
 use crate::reject::RejectCode;
 use crate::slots::SlotBitmap;
 use crate::spot::Market;
@@ -154,6 +154,8 @@ pub struct Engine {
     pub(crate) perp_books: Vec<u32>,
     /// Margin reserved by open perpetual orders, per user and settlement asset.
     pub(crate) order_margin: Vec<i64>,
+    /// Margin of open positions at their marks, per user and settlement asset (a running total).
+    pub(crate) position_margin: Vec<MarginUse>,
     /// Users to risk-check at the end of the command (liquidation.rs), flagged to appear once.
     pub(crate) risk_pending: Vec<u32>,
     pub(crate) risk_round: Vec<u32>,
@@ -214,6 +216,10 @@ impl Engine {
             holders: Vec::with_capacity(config.perpetuals_max as usize),
             perp_books: Vec::with_capacity(config.perpetuals_max as usize),
             order_margin: prefaulted(config.users_max as usize * config.assets_max as usize, 0),
+            position_margin: prefaulted(
+                config.users_max as usize * config.assets_max as usize,
+                MarginUse::default(),
+            ),
             risk_pending: Vec::with_capacity(config.users_max as usize),
             risk_round: Vec::with_capacity(config.users_max as usize),
             risk_flags: prefaulted(config.users_max as usize, false),

@@ -95,6 +95,16 @@ impl Engine {
             margin[self.ledger_index(c.place.user, quote)] += c.funds.margin;
         }
         ensure!(margin == self.order_margin, "order margin totals differ from the orders");
+        for user in 0..self.config.users_max {
+            for asset in 0..u32::try_from(self.ledger.assets.len()).expect("assets_max fits u32") {
+                let (u, a) = (crate::types::UserId(user), crate::types::AssetId(asset));
+                let expected = self.position_margin_of(u, a);
+                ensure!(
+                    self.position_margin[self.ledger_index(u, a)] == expected,
+                    "user {user} asset {asset}: running position margin differs from {expected:?}"
+                );
+            }
+        }
         self.check_conditionals().map_err(InvariantViolation)?;
         ensure!(self.trigger_dirty.is_empty(), "moved prices left unexamined");
         for &book in &self.perp_books {

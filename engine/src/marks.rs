@@ -50,7 +50,7 @@ impl Engine {
         let delta = i128::from(price.0 - market.mark.0) * i128::from(market.quote_unit);
         let owed = |qty: i64| i64::try_from(delta * i128::from(qty)).expect("bounded by position_max");
         self.settle_holders(book, owed, SystemAccount::Insurance, out);
-        self.markets[book].mark = price;
+        self.remark_positions(book, price);
         self.flag_trigger(book);
         Ok(())
     }
@@ -75,6 +75,20 @@ impl Engine {
         let paid = self.settle_holders(book, owed, SystemAccount::Funding, out);
         out.push(Event::FundingApplied { instrument, rate_ppm, paid });
         Ok(())
+    }
+
+    /// Sets the mark and moves each holder's running position margin to the new mark.
+    fn remark_positions(&mut self, book: usize, price: Price) {
+        let old = self.markets[book];
+        self.markets[book].mark = price;
+        let asset = old.quote;
+        let mut holder = self.holder_after(book, None);
+        while let Some(user) = holder {
+            let qty = self.position(book, UserId(user)).qty;
+            let (before, after) = (old.position_margin(qty), self.markets[book].position_margin(qty));
+            self.update_position_margin(UserId(user), asset, before, after);
+            holder = self.holder_after(book, Some(user));
+        }
     }
 
     /// Moves `owed(qty)` to each holder (negative: from it); returns the total payers owed.

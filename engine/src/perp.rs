@@ -94,9 +94,22 @@ impl Market {
     fn position_notional(&self, qty: i64) -> i64 {
         product(qty.abs(), self.mark.0, self.quote_unit)
     }
+
+    /// Initial and maintenance margin of a position at the mark.
+    pub(crate) fn position_margin(&self, qty: i64) -> MarginUse {
+        if qty == 0 {
+            return MarginUse::default();
+        }
+        let value = self.position_notional(qty);
+        MarginUse {
+            initial: bps_ceil(value, self.initial_bps),
+            maintenance: bps_ceil(value, self.maintenance_bps),
+        }
+    }
 }
 
-/// Per user and settlement asset: initial and maintenance margin in use.
+/// Per user and settlement asset: initial and maintenance margin in use (also the running total of
+/// positions' margin kept in `Engine::position_margin`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct MarginUse {
     pub(crate) initial: i64,
@@ -119,18 +132,42 @@ impl Engine {
 
     /// Margin a user uses in `asset` across its perpetual positions and orders.
     pub(crate) fn margin_use(&self, user: UserId, asset: AssetId) -> MarginUse {
-        let mut total =
-            MarginUse { initial: self.order_margin[self.ledger_index(user, asset)], maintenance: 0 };
+        let index = self.ledger_index(user, asset);
+        let positions = self.position_margin[index];
+        MarginUse {
+            initial: self.order_margin[index] + positions.initial,
+            maintenance: positions.maintenance,
+        }
+    }
+
+    /// Margin a user's positions need in `asset`, computed from the positions (the running total
+    /// `position_margin` must equal it: `check_invariants`).
+    pub(crate) fn position_margin_of(&self, user: UserId, asset: AssetId) -> MarginUse {
+        let mut total = MarginUse::default();
         for &book in &self.perp_books {
             let market = &self.markets[book as usize];
-            let qty = self.position(book as usize, user).qty;
-            if market.quote == asset && qty != 0 {
-                let value = market.position_notional(qty);
-                total.initial += bps_ceil(value, market.initial_bps);
-                total.maintenance += bps_ceil(value, market.maintenance_bps);
+            if market.quote == asset {
+                let margin = market.position_margin(self.position(book as usize, user).qty);
+                total.initial += margin.initial;
+                total.maintenance += margin.maintenance;
             }
         }
         total
+    }
+
+    /// Moves a user's running position margin from what a position needed to what it needs now.
+    pub(crate) fn update_position_margin(
+        &mut self,
+        user: UserId,
+        asset: AssetId,
+        before: MarginUse,
+        after: MarginUse,
+    ) {
+        let index = self.ledger_index(user, asset);
+        let total = &mut self.position_margin[index];
+        total.initial += after.initial - before.initial;
+        total.maintenance += after.maintenance - before.maintenance;
+        debug_assert!(total.initial >= 0 && total.maintenance >= 0);
     }
 
     /// What a user may withdraw, hold or spend of `asset` without touching perpetual margin.
@@ -303,6 +340,10 @@ impl Engine {
         if after.qty == 0 {
             after.entry_notional = 0;
         }
+        let market = &self.markets[book];
+        let (margin_before, margin_after) =
+            (market.position_margin(before.qty), market.position_margin(after.qty));
+        self.update_position_margin(user, market.quote, margin_before, margin_after);
         let index = self.position_index(perp, user);
         self.positions[index] = after;
         match (before.qty == 0, after.qty == 0) {
