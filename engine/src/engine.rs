@@ -911,8 +911,8 @@ impl Engine {
                 Side::Sell => market.mark.0 - amend.price.0,
             };
             let loss = notional(Price(loss_ticks.max(0)), amend.qty, market.quote_unit);
-            let margin = market.order_margin(amend.price, amend.qty);
-            if margin + loss - funds.margin > self.spendable(order.user, market.quote) {
+            let need = market.order_margin(amend.price, amend.qty) + loss - funds.margin;
+            if need > 0 && need > self.spendable(order.user, market.quote) {
                 return Err(RejectCode::InsufficientMargin);
             }
             return Ok(0);
