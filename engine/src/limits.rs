@@ -79,34 +79,36 @@ impl Ask {
 }
 
 impl Engine {
-    /// Checks an order against its instrument's and its user's limits.
+    /// Checks an order against its instrument's and its user's limits. Each part runs only when its
+    /// limit is set (most are not), so the common order pays a few comparisons.
     pub(crate) fn check_limits(&self, book: usize, ask: &Ask) -> Result<(), RejectCode> {
         let market = &self.markets[book];
-        let unlimited = market.limits.notional_max == 0
-            && market.limits.price_band_bps == 0
-            && market.kind == InstrumentKind::Spot
-            && self.limited_users == 0;
-        if unlimited {
-            return Ok(());
-        }
-        let user = &self.ledger.users[ask.user.0 as usize].limits;
-        if let Some(price) = ask.price {
+        if let Some(price) = ask.price
+            && market.limits.price_band_bps != 0
+        {
             self.check_band(book, price)?;
         }
         if ask.reduce_only {
             return Ok(());
         }
+        let no_limits = UserLimits::default();
+        let user =
+            if self.limited_users == 0 { &no_limits } else { &self.ledger.users[ask.user.0 as usize].limits };
         if user.qty_max != 0 && ask.qty.0 > user.qty_max {
             return Err(RejectCode::QuantityAboveUserMax);
         }
-        let value = match (ask.price, ask.budget) {
-            (_, budget) if budget > 0 => budget,
-            (Some(price), _) => notional(price, ask.qty, market.quote_unit),
-            (None, _) => self.reference_price(book).map_or(0, |p| notional(p, ask.qty, market.quote_unit)),
-        };
-        let over = |max: i64| max != 0 && value > max;
-        if over(market.limits.notional_max) || over(user.notional_max) {
-            return Err(RejectCode::NotionalAboveMax);
+        if market.limits.notional_max != 0 || user.notional_max != 0 {
+            let value = match (ask.price, ask.budget) {
+                (_, budget) if budget > 0 => budget,
+                (Some(price), _) => notional(price, ask.qty, market.quote_unit),
+                (None, _) => {
+                    self.reference_price(book).map_or(0, |p| notional(p, ask.qty, market.quote_unit))
+                }
+            };
+            let over = |max: i64| max != 0 && value > max;
+            if over(market.limits.notional_max) || over(user.notional_max) {
+                return Err(RejectCode::NotionalAboveMax);
+            }
         }
         if ask.rests
             && user.open_orders_max != 0
@@ -131,14 +133,14 @@ impl Engine {
     fn check_band(&self, book: usize, price: Price) -> Result<(), RejectCode> {
         let band = i128::from(self.markets[book].limits.price_band_bps);
         match self.reference_price(book) {
-            Some(reference) if band != 0 => {
+            Some(reference) => {
                 let distance = i128::from((price.0 - reference.0).abs()) * i128::from(BPS_ONE);
                 if distance > band * i128::from(reference.0) {
                     return Err(RejectCode::PriceOutsideBand);
                 }
                 Ok(())
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
