@@ -824,7 +824,16 @@ impl Engine {
         self.check_limits(book, &ask)?;
         let hold = self.amend_hold(book, slot, amend)?;
         let hold_changed = hold != order.held;
-        self.rehold(book, slot, hold);
+        let perp = self.markets[book].kind == InstrumentKind::Perpetual;
+        // A perpetual order that will rest without trading moves its reservation in one step;
+        // one that may trade gives it up now and takes a new one if it still rests afterwards.
+        let rests_untouched =
+            perp && (amend.price == order.price || !self.would_take(book, order.side, amend.price));
+        if rests_untouched {
+            self.rereserve_perp(slot, amend.price, amend.qty);
+        } else {
+            self.rehold(book, slot, hold);
+        }
         let trades_before = self.books[book].trades;
         if amend.price == order.price {
             self.amend_in_level(slot, amend.qty, out);
@@ -835,9 +844,7 @@ impl Engine {
             self.report_level(book, order.level, order.side, out);
             self.reprice(book, slot, amend.price, amend.qty, out);
         }
-        if self.markets[book].kind == InstrumentKind::Perpetual
-            && !self.slots.is_free(slot)
-            && self.orders[slot as usize].id == order.id
+        if perp && !rests_untouched && !self.slots.is_free(slot) && self.orders[slot as usize].id == order.id
         {
             self.reserve_if_perp(slot);
         }
@@ -884,6 +891,25 @@ impl Engine {
             let margin = market.order_margin(order.price, order.qty);
             self.order_funds[slot as usize].margin = margin;
             self.reserve_perp_order(slot, margin, 1);
+        }
+    }
+
+    /// Moves a resting perpetual order's reservation to a new price and open quantity in one step
+    /// (before the order record changes: it still holds the old quantity).
+    fn rereserve_perp(&mut self, slot: u32, price: Price, qty: Qty) {
+        let order = self.orders[slot as usize];
+        let book = order.instrument.0 as usize;
+        let market = &self.markets[book];
+        let margin = market.order_margin(price, qty);
+        let index = self.ledger_index(order.user, market.quote);
+        let funds = &mut self.order_funds[slot as usize];
+        self.order_margin[index] += margin - funds.margin;
+        funds.margin = margin;
+        let position_index = self.position_index(market.perp, order.user);
+        let position = &mut self.positions[position_index];
+        match order.side {
+            Side::Buy => position.open_buy += qty.0 - order.qty.0,
+            Side::Sell => position.open_sell += qty.0 - order.qty.0,
         }
     }
 
