@@ -83,6 +83,13 @@ impl Engine {
     /// limit is set (most are not), so the common order pays a few comparisons.
     pub(crate) fn check_limits(&self, book: usize, ask: &Ask) -> Result<(), RejectCode> {
         let market = &self.markets[book];
+        if self.limited_users == 0 && market.limits.notional_max == 0 && market.limits.price_band_bps == 0 {
+            // Nothing set but, on a perpetual, the position limit.
+            return match market.kind {
+                InstrumentKind::Perpetual if !ask.reduce_only => self.check_position_limit(book, ask, 0),
+                _ => Ok(()),
+            };
+        }
         if let Some(price) = ask.price
             && market.limits.price_band_bps != 0
         {
