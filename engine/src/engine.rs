@@ -823,14 +823,14 @@ impl Engine {
         };
         self.check_limits(book, &ask)?;
         let hold = self.amend_hold(book, slot, amend)?;
-        let hold_changed = hold != order.held;
         let perp = self.markets[book].kind == InstrumentKind::Perpetual;
+        let hold_changed = !perp && hold != order.held;
         // A perpetual order that will rest without trading moves its reservation in one step;
         // one that may trade gives it up now and takes a new one if it still rests afterwards.
         let rests_untouched =
             perp && (amend.price == order.price || !self.would_take(book, order.side, amend.price));
         if rests_untouched {
-            self.rereserve_perp(slot, amend.price, amend.qty);
+            self.rereserve_perp(slot, hold, amend.qty);
         } else {
             self.rehold(book, slot, hold);
         }
@@ -894,13 +894,12 @@ impl Engine {
         }
     }
 
-    /// Moves a resting perpetual order's reservation to a new price and open quantity in one step
-    /// (before the order record changes: it still holds the old quantity).
-    fn rereserve_perp(&mut self, slot: u32, price: Price, qty: Qty) {
+    /// Moves a resting perpetual order's reservation to its new margin and open quantity in one
+    /// step (before the order record changes: it still holds the old quantity).
+    fn rereserve_perp(&mut self, slot: u32, margin: i64, qty: Qty) {
         let order = self.orders[slot as usize];
         let book = order.instrument.0 as usize;
         let market = &self.markets[book];
-        let margin = market.order_margin(price, qty);
         let index = self.ledger_index(order.user, market.quote);
         let funds = &mut self.order_funds[slot as usize];
         self.order_margin[index] += margin - funds.margin;
@@ -936,12 +935,15 @@ impl Engine {
                 Side::Buy => amend.price.0 - market.mark.0,
                 Side::Sell => market.mark.0 - amend.price.0,
             };
-            let loss = notional(Price(loss_ticks.max(0)), amend.qty, market.quote_unit);
-            let need = market.order_margin(amend.price, amend.qty) + loss - funds.margin;
+            let loss =
+                if loss_ticks > 0 { notional(Price(loss_ticks), amend.qty, market.quote_unit) } else { 0 };
+            let margin = market.order_margin(amend.price, amend.qty);
+            let need = margin + loss - funds.margin;
             if need > 0 && need > self.spendable(order.user, market.quote) {
                 return Err(RejectCode::InsufficientMargin);
             }
-            return Ok(0);
+            // Perpetuals hold nothing: the value is the order's new margin, for `rereserve_perp`.
+            return Ok(margin);
         }
         let hold = market.order_hold(order.side, Some(amend.price), amend.qty, 0, funds);
         // Only a larger hold needs money that is not held already.
