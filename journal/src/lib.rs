@@ -4,4 +4,9 @@
 //! This crate is the only one allowed `unsafe` code, confined to the module that maps segment files,
 //! each block with a `// SAFETY:` comment.
 //!
-//! Status: no content yet. The journal is built by issue 4; see ARCHITECTURE.md.
+//! Status (issue 4, in progress): the record format ([`record`], docs/FORMAT.md). Next: the storage
+//! trait with a fault-injecting implementation, segments, the writer and reader, snapshots.
+
+#![forbid(unsafe_code)]
+
+pub mod record;
