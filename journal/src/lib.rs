@@ -4,9 +4,13 @@
 //! This crate is the only one allowed `unsafe` code, confined to the module that maps segment files,
 //! each block with a `// SAFETY:` comment.
 //!
-//! Status (issue 4, in progress): the record format ([`record`], docs/FORMAT.md). Next: the storage
-//! trait with a fault-injecting implementation, segments, the writer and reader, snapshots.
+//! Status (issue 4, in progress): the record format ([`record`]), the storage trait with an in-memory
+//! implementation that simulates crashes and faults ([`storage`]), and the log itself: segments,
+//! append, group commit, recovery, reading from a sequence ([`wal`]); docs/FORMAT.md. Next: the
+//! memory-mapped file storage, snapshots, the engine's command encoding, the CLI.
 
 #![forbid(unsafe_code)]
 
 pub mod record;
+pub mod storage;
+pub mod wal;

@@ -1,0 +1,216 @@
+//! Storage of segment files behind a trait, so that tests can simulate crashes and I/O faults.
+//!
+//! A segment is a fixed-size byte region: created preallocated and zero-filled (durable, directory
+//! included, before `create` returns), written in memory (`write`: not durable), made durable by
+//! `sync`. The file implementation maps the file (next step of issue 4); [`MemStorage`] keeps every
+//! segment twice, as written and as last synced, and can produce the storage a crash would leave:
+//! - [`Crash::DropUnsynced`]: every byte written since the last sync is lost;
+//! - [`Crash::RandomPages`]: of the 4 KiB pages changed since the last sync, a random subset reached
+//!   the disk, the others did not (the page cache's writeback order is arbitrary);
+//! - [`Crash::TornWrite`]: like `RandomPages`, and the last page kept is cut at a random byte.
+//!
+//! Faults on demand: no space left at segment creation (`space_left`), an error on the next sync
+//! (`fail_next_sync`), a flipped bit anywhere (`flip_bit`).
+//! Complexity: `write` O(bytes), `sync` O(segment) for `MemStorage` (a copy), `crash` O(storage).
+
+use std::collections::BTreeMap;
+
+/// A storage failure. A failed sync means written data may be lost: the journal stops.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// No room for a new segment (ENOSPC at allocation).
+    #[error("no space left for a segment of {size} bytes")]
+    NoSpace {
+        /// The size asked for.
+        size: u64,
+    },
+    /// The sync failed (EIO): what was written since the last sync may be lost.
+    #[error("sync of {segment} failed")]
+    SyncFailed {
+        /// The segment.
+        segment: String,
+    },
+    /// No such segment.
+    #[error("no segment named {0}")]
+    NotFound(String),
+    /// A segment of that name exists already.
+    #[error("segment {0} exists already")]
+    Exists(String),
+    /// Any other I/O error, with the operating system's words.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A segment opened or created in a storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SegmentId(pub usize);
+
+/// Segment files.
+pub trait Storage {
+    /// Names of every segment, sorted.
+    fn list(&self) -> Result<Vec<String>, StorageError>;
+    /// Creates a zero-filled segment of `size` bytes, durable before this returns.
+    fn create(&mut self, name: &str, size: u64) -> Result<SegmentId, StorageError>;
+    /// Opens an existing segment.
+    fn open(&mut self, name: &str) -> Result<SegmentId, StorageError>;
+    /// The segment's bytes as last written (synced or not).
+    fn bytes(&self, id: SegmentId) -> &[u8];
+    /// Writes bytes at an offset (not durable until `sync`). The range is inside the segment.
+    fn write(&mut self, id: SegmentId, offset: usize, bytes: &[u8]);
+    /// Makes everything written to the segment durable.
+    fn sync(&mut self, id: SegmentId) -> Result<(), StorageError>;
+    /// Deletes a segment.
+    fn remove(&mut self, name: &str) -> Result<(), StorageError>;
+}
+
+/// How a crash treats what was not synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crash {
+    /// Everything written since the last sync is lost.
+    DropUnsynced,
+    /// A random subset of the pages changed since the last sync reached the disk.
+    RandomPages {
+        /// Seed of the choice.
+        seed: u64,
+    },
+    /// As `RandomPages`, and the last page kept is cut short.
+    TornWrite {
+        /// Seed of the choices.
+        seed: u64,
+    },
+}
+
+/// The page size of the crash simulation.
+pub const PAGE: usize = 4096;
+
+#[derive(Clone, Debug)]
+struct MemSegment {
+    name: String,
+    written: Vec<u8>,
+    durable: Vec<u8>,
+}
+
+/// Segments in memory, with crash simulation and fault injection.
+#[derive(Clone, Debug, Default)]
+pub struct MemStorage {
+    segments: Vec<MemSegment>,
+    names: BTreeMap<String, usize>,
+    /// Bytes that may still be allocated to segments (`None`: unlimited).
+    pub space_left: Option<u64>,
+    /// The next sync fails with `SyncFailed` (and syncs nothing).
+    pub fail_next_sync: bool,
+}
+
+fn next(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *seed;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl MemStorage {
+    /// An empty storage with unlimited space.
+    pub fn new() -> MemStorage {
+        MemStorage::default()
+    }
+
+    /// The storage a crash now would leave behind: durable bytes, plus what `crash` lets through.
+    #[must_use]
+    pub fn crash(&self, crash: Crash) -> MemStorage {
+        let mut after = MemStorage { space_left: self.space_left, ..MemStorage::default() };
+        for segment in &self.segments {
+            if !self.names.contains_key(&segment.name) {
+                continue;
+            }
+            let mut bytes = segment.durable.clone();
+            if let Crash::RandomPages { seed } | Crash::TornWrite { seed } = crash {
+                let mut seed = seed ^ segment.name.len() as u64;
+                let mut last_kept = None;
+                for page in (0..bytes.len()).step_by(PAGE) {
+                    let end = (page + PAGE).min(bytes.len());
+                    if bytes[page..end] != segment.written[page..end] && next(&mut seed).is_multiple_of(2) {
+                        bytes[page..end].copy_from_slice(&segment.written[page..end]);
+                        last_kept = Some(page);
+                    }
+                }
+                if let (Crash::TornWrite { .. }, Some(page)) = (crash, last_kept) {
+                    let end = (page + PAGE).min(bytes.len());
+                    let cut = page + usize::try_from(next(&mut seed) % PAGE as u64).expect("small");
+                    if cut < end {
+                        bytes[cut..end].copy_from_slice(&segment.durable[cut..end]);
+                    }
+                }
+            }
+            let id = after.segments.len();
+            after.names.insert(segment.name.clone(), id);
+            after.segments.push(MemSegment {
+                name: segment.name.clone(),
+                written: bytes.clone(),
+                durable: bytes,
+            });
+        }
+        after
+    }
+
+    /// Flips one bit of a segment, written and durable alike (bit rot on the disk).
+    pub fn flip_bit(&mut self, name: &str, byte: usize, bit: u8) {
+        let id = self.names[name];
+        let segment = &mut self.segments[id];
+        segment.written[byte] ^= 1 << bit;
+        segment.durable[byte] ^= 1 << bit;
+    }
+}
+
+impl Storage for MemStorage {
+    fn list(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.names.keys().cloned().collect())
+    }
+
+    fn create(&mut self, name: &str, size: u64) -> Result<SegmentId, StorageError> {
+        if self.names.contains_key(name) {
+            return Err(StorageError::Exists(name.to_string()));
+        }
+        if let Some(left) = self.space_left {
+            if left < size {
+                return Err(StorageError::NoSpace { size });
+            }
+            self.space_left = Some(left - size);
+        }
+        let len = usize::try_from(size).map_err(|_| StorageError::NoSpace { size })?;
+        let id = self.segments.len();
+        self.segments.push(MemSegment {
+            name: name.to_string(),
+            written: vec![0; len],
+            durable: vec![0; len],
+        });
+        self.names.insert(name.to_string(), id);
+        Ok(SegmentId(id))
+    }
+
+    fn open(&mut self, name: &str) -> Result<SegmentId, StorageError> {
+        self.names.get(name).map(|&id| SegmentId(id)).ok_or_else(|| StorageError::NotFound(name.to_string()))
+    }
+
+    fn bytes(&self, id: SegmentId) -> &[u8] {
+        &self.segments[id.0].written
+    }
+
+    fn write(&mut self, id: SegmentId, offset: usize, bytes: &[u8]) {
+        self.segments[id.0].written[offset..offset + bytes.len()].copy_from_slice(bytes);
+    }
+
+    fn sync(&mut self, id: SegmentId) -> Result<(), StorageError> {
+        let segment = &mut self.segments[id.0];
+        if self.fail_next_sync {
+            self.fail_next_sync = false;
+            return Err(StorageError::SyncFailed { segment: segment.name.clone() });
+        }
+        segment.durable.copy_from_slice(&segment.written);
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), StorageError> {
+        self.names.remove(name).map(|_| ()).ok_or_else(|| StorageError::NotFound(name.to_string()))
+    }
+}
