@@ -153,6 +153,14 @@ impl MemStorage {
         after
     }
 
+    /// A storage holding one segment with these bytes, durable (for fuzzing the reader).
+    pub fn with_segment(name: &str, bytes: Vec<u8>) -> MemStorage {
+        let mut storage = MemStorage::new();
+        storage.names.insert(name.to_string(), 0);
+        storage.segments.push(MemSegment { name: name.to_string(), written: bytes.clone(), durable: bytes });
+        storage
+    }
+
     /// Flips one bit of a segment, written and durable alike (bit rot on the disk).
     pub fn flip_bit(&mut self, name: &str, byte: usize, bit: u8) {
         let id = self.names[name];

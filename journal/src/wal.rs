@@ -107,6 +107,11 @@ fn segment_name(first_sequence: u64) -> String {
     format!("{first_sequence:020}.wal")
 }
 
+/// The 64-byte header of a segment (docs/FORMAT.md).
+pub fn segment_header(size: u64, first_sequence: u64, prev_checksum: u64) -> [u8; 64] {
+    header_bytes(size, first_sequence, prev_checksum)
+}
+
 fn header_bytes(size: u64, first_sequence: u64, prev_checksum: u64) -> [u8; 64] {
     let mut header = [0u8; 64];
     header[0..8].copy_from_slice(&SEGMENT_MAGIC);
