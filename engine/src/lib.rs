@@ -32,6 +32,7 @@
 mod admin;
 mod book;
 mod client_index;
+pub mod codec;
 pub mod command;
 mod conditional;
 mod engine;
