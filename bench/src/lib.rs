@@ -13,6 +13,7 @@
 // beyond 2^52 is irrelevant here.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
+pub mod journal;
 pub mod large;
 pub mod mix;
 pub mod ops;

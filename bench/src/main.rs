@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use ferrex_bench::{MarketKind, large, median, mix, ops, peer, risk, time_commands};
+use ferrex_bench::{MarketKind, journal, large, median, mix, ops, peer, risk, time_commands};
 use hdrhistogram::Histogram;
 
 #[derive(Parser)]
@@ -26,6 +26,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Harness {
+    /// The journal on real files: async append rate, group commit per flush path, the disk's own
+    /// fdatasync latency.
+    Journal {
+        /// Fewer records and batches.
+        #[arg(long)]
+        quick: bool,
+    },
     /// The matching engine: operations, exchange-core mix, large book, lobster comparison.
     Engine {
         /// Smaller batches and fewer rounds (about 2 s instead of about 10 s here).
@@ -57,7 +64,13 @@ struct Sizes {
 }
 
 fn main() {
-    let Harness::Engine { quick, only } = Cli::parse().command;
+    let (quick, only) = match Cli::parse().command {
+        Harness::Engine { quick, only } => (quick, only),
+        Harness::Journal { quick } => {
+            journal_harness(quick);
+            return;
+        }
+    };
     let sizes = if quick {
         Sizes {
             rounds: 3,
@@ -98,6 +111,33 @@ fn main() {
     if wants(Part::Risk) {
         risk_section(&sizes);
     }
+}
+
+fn journal_harness(quick: bool) {
+    println!("# ferrex-bench journal{}\n", if quick { " --quick" } else { "" });
+    println!("machine: {}", machine().unwrap_or_else(|_| "unknown".into()));
+    println!("directory: {} (64 MiB segments)\n", std::env::temp_dir().display());
+    let records = if quick { 1_000_000 } else { 5_000_000 };
+    let mut rates: Vec<(f64, f64)> = (0..3).map(|_| journal::append_async(records)).collect();
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (per_s, bytes_per_s) = rates[1];
+    println!("## Append, async ({records} records of 64-byte payload, median of 3)\n");
+    println!("{:.1}M records/s, {:.0} MB/s\n", per_s / 1e6, bytes_per_s / 1e6);
+    let (raw_p50, raw_p99) = journal::raw_fdatasync(if quick { 200 } else { 1_000 });
+    println!("## Sync: the disk's own 4 KiB write + fdatasync: p50 {raw_p50:.0} µs, p99 {raw_p99:.0} µs\n");
+    println!("## Group commit (64-byte payloads; one sync per batch)\n");
+    println!("| flush | batch | records/s | sync p50 µs | sync p99 µs |\n|---|---:|---:|---:|---:|");
+    for flush in [ferrex_journal::file::Flush::Fdatasync, ferrex_journal::file::Flush::Msync] {
+        for batch in [1u64, 16, 256, 4096] {
+            let batches = if quick { 100 } else { 500 };
+            let r = journal::group_commit(flush, batch, batches);
+            println!(
+                "| {flush:?} | {batch} | {:.0} | {:.0} | {:.0} |",
+                r.records_per_s, r.sync_p50_us, r.sync_p99_us
+            );
+        }
+    }
+    println!();
 }
 
 fn risk_section(sizes: &Sizes) {
