@@ -5,8 +5,11 @@
 //! and 128, records from 4096. A segment is named by its first sequence (`{:020}.wal`).
 //!
 //! Durability: `sync` makes every record written so far durable, then writes a marker (alternating
-//! slots) saying how far the segment was synced; the marker becomes durable with the next sync, and
-//! before a segment is left for the next one it is synced with its final marker. Recovery trusts
+//! slots) saying how far the segment was synced; the marker becomes durable with the next sync.
+//! Moving to a new segment syncs nothing (`async` appends never wait for the disk); the next sync
+//! first makes each segment left since the last one durable with its final marker, in order.
+//! Recovery may therefore find an unsynced tail at the end of any segment: the log is cut there
+//! and the later segments, which cannot hold synced records (else it is corruption), are removed. Recovery trusts
 //! the larger valid marker: every byte before it was synced, so an invalid record there is
 //! **corruption** (reported with segment and offset, never skipped); after it, the data is cut at
 //! the first record that is not valid or does not continue the sequence and the checksum chain (a
@@ -96,6 +99,8 @@ pub struct Wal<S: Storage> {
     next_sequence: u64,
     last_checksum: u64,
     marker_slot: usize,
+    /// Index of the first segment with writes not yet synced.
+    unsynced_from: usize,
     scratch: Vec<u8>,
 }
 
@@ -163,37 +168,54 @@ impl<S: Storage> Wal<S> {
             next_sequence: 1,
             last_checksum: 0,
             marker_slot: 0,
+            unsynced_from: 0,
             scratch: vec![0; record_len(PAYLOAD_LEN_MAX)],
         };
         let mut recovery = Recovery::default();
-        let names = wal.storage.list()?;
-        for (index, name) in names.iter().enumerate() {
-            let last = index + 1 == names.len();
-            let id = wal.storage.open(name)?;
-            if last && wal.storage.bytes(id)[..64].iter().all(|&b| b == 0) {
+        let mut lost_tail = false;
+        for name in wal.storage.list()? {
+            let id = wal.storage.open(&name)?;
+            let bytes = wal.storage.bytes(id);
+            if bytes[..64].iter().all(|&b| b == 0) {
                 // Created, but its header never reached the disk: a segment roll the crash cut.
-                wal.storage.remove(name)?;
-                break;
+                wal.storage.remove(&name)?;
+                continue;
             }
-            wal.recover_segment(id, name, last, &mut recovery)?;
+            let follows = bytes.len() >= 64 && u64_at(bytes, 24) == wal.next_sequence;
+            if lost_tail || (!wal.segments.is_empty() && !follows) {
+                // After a lost unsynced tail: nothing here may have been synced.
+                if bytes.len() < DATA_START || durable_end(bytes, u64_at(bytes, 24)) > DATA_START {
+                    return Err(JournalError::Corruption {
+                        segment: name,
+                        offset: DATA_START,
+                        reason: "synced records after a lost tail",
+                    });
+                }
+                wal.storage.remove(&name)?;
+                lost_tail = true;
+                continue;
+            }
+            lost_tail = wal.recover_segment(id, &name, &mut recovery)?;
         }
         if wal.segments.is_empty() {
             wal.start_segment()?;
         } else {
             wal.erase_stale_tail()?;
         }
+        wal.unsynced_from = wal.segments.len() - 1;
         recovery.segments = wal.segments.len();
         recovery.last_sequence = wal.next_sequence - 1;
         Ok((wal, recovery))
     }
 
+    /// Recovers one segment's records; returns true when it ends at a cut (an unsynced tail that is
+    /// not all zeros), after which later segments cannot hold synced data.
     fn recover_segment(
         &mut self,
         id: SegmentId,
         name: &str,
-        last: bool,
         recovery: &mut Recovery,
-    ) -> Result<(), JournalError> {
+    ) -> Result<bool, JournalError> {
         let bytes = self.storage.bytes(id);
         let expected = header_bytes(bytes.len() as u64, u64_at(bytes, 24), u64_at(bytes, 32));
         if bytes.len() != self.segment_size || bytes[..64] != expected[..] {
@@ -227,8 +249,10 @@ impl<S: Storage> Wal<S> {
                     };
                     return Err(JournalError::Corruption { segment: name.to_string(), offset: at, reason });
                 }
-                if last && !matches!(decode(&bytes[at..]), Decoded::Empty) {
+                if !matches!(decode(&bytes[at..]), Decoded::Empty) {
                     recovery.cut = Some((name.to_string(), at));
+                    self.segments.push(Segment { id, first_sequence, end: at });
+                    return Ok(true);
                 }
                 break;
             }
@@ -242,7 +266,7 @@ impl<S: Storage> Wal<S> {
             }
         }
         self.segments.push(Segment { id, first_sequence, end: at });
-        Ok(())
+        Ok(false)
     }
 
     /// Zeroes, durably, whatever the last segment holds after its recovered end: bytes of unsynced
@@ -277,10 +301,8 @@ impl<S: Storage> Wal<S> {
             return Err(JournalError::PayloadTooLarge(payload.len()));
         }
         if self.current().end + len > self.segment_size {
-            self.sync()?;
-            // The final marker must be durable before the log moves on.
-            let id = self.current().id;
-            self.storage.sync(id)?;
+            // No sync here: `async` appends never wait for the disk; the next `sync` covers the
+            // segment being left (with its final marker) before the new one.
             self.start_segment()?;
         }
         let sequence = self.next_sequence;
@@ -296,6 +318,19 @@ impl<S: Storage> Wal<S> {
     /// Makes every appended record durable (one sync for all of them: group commit), then records
     /// the durable extent in the next marker slot (durable with the next sync).
     pub fn sync(&mut self) -> Result<(), JournalError> {
+        let last = self.segments.len() - 1;
+        for index in self.unsynced_from..last {
+            // A segment left since the last sync: its records, then its final marker, durable
+            // before anything after it is.
+            let segment = self.segments[index].clone();
+            self.storage.sync(segment.id)?;
+            let marker = marker_bytes(segment.end as u64, segment.first_sequence);
+            for at in MARKERS {
+                self.storage.write(segment.id, at, &marker);
+            }
+            self.storage.sync(segment.id)?;
+        }
+        self.unsynced_from = last;
         let segment = self.current().clone();
         self.storage.sync(segment.id)?;
         let marker = marker_bytes(segment.end as u64, segment.first_sequence);
