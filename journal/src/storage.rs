@@ -83,7 +83,7 @@ pub enum Crash {
 /// The page size of the crash simulation.
 pub const PAGE: usize = 4096;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct MemSegment {
     name: String,
     written: Vec<u8>,
@@ -91,7 +91,7 @@ struct MemSegment {
 }
 
 /// Segments in memory, with crash simulation and fault injection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemStorage {
     segments: Vec<MemSegment>,
     names: BTreeMap<String, usize>,

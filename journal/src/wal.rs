@@ -79,6 +79,9 @@ pub struct Recovery {
     pub last_sequence: u64,
     /// Where unsynced data was cut, if any: (segment, offset).
     pub cut: Option<(String, usize)>,
+    /// Segments removed (or, for `verify`, that opening would remove): never-written ones, and
+    /// those after a lost tail.
+    pub removed: Vec<String>,
 }
 
 /// One segment as recovery and reading see it.
@@ -157,6 +160,33 @@ impl<S: Storage> Wal<S> {
     /// Opens the log in `storage` (creating its first segment if it has none), recovering what was
     /// written: see the module docs.
     pub fn open(storage: S, segment_size: usize) -> Result<(Wal<S>, Recovery), JournalError> {
+        let (mut wal, mut recovery) = Self::scan(storage, segment_size, false).map_err(|(_, error)| error)?;
+        if wal.segments.is_empty() {
+            wal.start_segment()?;
+        } else {
+            wal.erase_stale_tail()?;
+        }
+        wal.unsynced_from = wal.segments.len() - 1;
+        recovery.segments = wal.segments.len();
+        Ok((wal, recovery))
+    }
+
+    /// Checks a log without changing it: what `open` would recover, cut and remove, or the
+    /// corruption it would refuse. Returns the storage untouched.
+    pub fn verify(storage: S, segment_size: usize) -> (S, Result<Recovery, JournalError>) {
+        match Self::scan(storage, segment_size, true) {
+            Ok((wal, mut recovery)) => {
+                recovery.segments = wal.segments.len();
+                (wal.storage, Ok(recovery))
+            }
+            Err((storage, error)) => (storage, Err(error)),
+        }
+    }
+
+    /// Recovery proper. With `dry_run` nothing is written or removed. On error the storage is
+    /// handed back.
+    #[allow(clippy::type_complexity)]
+    fn scan(storage: S, segment_size: usize, dry_run: bool) -> Result<(Wal<S>, Recovery), (S, JournalError)> {
         assert!(
             segment_size >= DATA_START * 2 && segment_size.is_multiple_of(8),
             "segment size {segment_size}"
@@ -169,20 +199,23 @@ impl<S: Storage> Wal<S> {
             last_checksum: 0,
             marker_slot: 0,
             unsynced_from: 0,
-            scratch: vec![0; record_len(PAYLOAD_LEN_MAX)],
+            scratch: if dry_run { Vec::new() } else { vec![0; record_len(PAYLOAD_LEN_MAX)] },
         };
+        match wal.recover_all(dry_run) {
+            Ok(recovery) => Ok((wal, recovery)),
+            Err(error) => Err((wal.storage, error)),
+        }
+    }
+
+    fn recover_all(&mut self, dry_run: bool) -> Result<Recovery, JournalError> {
         let mut recovery = Recovery::default();
         let mut lost_tail = false;
-        for name in wal.storage.list()? {
-            let id = wal.storage.open(&name)?;
-            let bytes = wal.storage.bytes(id);
-            if bytes[..64].iter().all(|&b| b == 0) {
-                // Created, but its header never reached the disk: a segment roll the crash cut.
-                wal.storage.remove(&name)?;
-                continue;
-            }
-            let follows = bytes.len() >= 64 && u64_at(bytes, 24) == wal.next_sequence;
-            if lost_tail || (!wal.segments.is_empty() && !follows) {
+        for name in self.storage.list()? {
+            let id = self.storage.open(&name)?;
+            let bytes = self.storage.bytes(id);
+            let never_written = bytes[..64].iter().all(|&b| b == 0);
+            let follows = bytes.len() >= 64 && u64_at(bytes, 24) == self.next_sequence;
+            if !never_written && (lost_tail || (!self.segments.is_empty() && !follows)) {
                 // After a lost unsynced tail: nothing here may have been synced.
                 if bytes.len() < DATA_START || durable_end(bytes, u64_at(bytes, 24)) > DATA_START {
                     return Err(JournalError::Corruption {
@@ -191,21 +224,20 @@ impl<S: Storage> Wal<S> {
                         reason: "synced records after a lost tail",
                     });
                 }
-                wal.storage.remove(&name)?;
                 lost_tail = true;
+            }
+            if never_written || lost_tail {
+                // Created but never written (a crash during a roll), or after a lost tail.
+                if !dry_run {
+                    self.storage.remove(&name)?;
+                }
+                recovery.removed.push(name);
                 continue;
             }
-            lost_tail = wal.recover_segment(id, &name, &mut recovery)?;
+            lost_tail = self.recover_segment(id, &name, &mut recovery)?;
         }
-        if wal.segments.is_empty() {
-            wal.start_segment()?;
-        } else {
-            wal.erase_stale_tail()?;
-        }
-        wal.unsynced_from = wal.segments.len() - 1;
-        recovery.segments = wal.segments.len();
-        recovery.last_sequence = wal.next_sequence - 1;
-        Ok((wal, recovery))
+        recovery.last_sequence = self.next_sequence - 1;
+        Ok(recovery)
     }
 
     /// Recovers one segment's records; returns true when it ends at a cut (an unsynced tail that is

@@ -138,3 +138,22 @@ fn a_failed_sync_is_reported() {
     wal.append(2, &payload(2)).unwrap();
     assert!(matches!(wal.sync(), Err(JournalError::Storage(StorageError::SyncFailed { .. }))));
 }
+
+#[test]
+fn verify_changes_nothing_and_reports_what_open_recovers() {
+    for seed in 1..=300 {
+        let mut rng = Rng(seed);
+        let (mut wal, _) = Wal::open(MemStorage::new(), SEGMENT).unwrap();
+        for n in 1..=rng.below(200) {
+            wal.append(n, &payload(n)).unwrap();
+            if rng.below(8) == 0 {
+                wal.sync().unwrap();
+            }
+        }
+        let crashed = wal.storage().crash(Crash::TornWrite { seed: rng.below(u64::MAX) });
+        let (untouched, verified) = Wal::verify(crashed.clone(), SEGMENT);
+        assert!(untouched == crashed, "seed {seed}: verify changed the storage");
+        let (_, opened) = Wal::open(crashed, SEGMENT).unwrap();
+        assert_eq!(verified.unwrap(), opened, "seed {seed}: verify and open disagree");
+    }
+}
