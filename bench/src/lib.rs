@@ -95,17 +95,9 @@ pub fn engine_with_market(orders_max: u32, kind: MarketKind, mark: i64) -> Engin
     fixture::engine_with(config, &[kind.spec("BENCH", mark)])
 }
 
-/// An engine sized for `orders_max` orders, holding one instrument (id 0).
+/// An engine sized for `orders_max` orders, holding one spot instrument without fees (id 0).
 pub fn engine_with_book(orders_max: u32) -> Engine {
-    let config = EngineConfig {
-        orders_max,
-        levels_max: orders_max,
-        instruments_max: 16,
-        users_max: 4096,
-        side_levels_reserved: 4096,
-        ..EngineConfig::default()
-    };
-    fixture::engine_with(config, &[spec("BENCH")])
+    engine_with_market(orders_max, MarketKind::Spot, 0)
 }
 
 /// Applies commands untimed, returning the ids of accepted orders in order.

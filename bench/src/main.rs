@@ -150,15 +150,9 @@ fn risk_section(sizes: &Sizes) {
     let mut events = Vec::with_capacity(4096);
     for market in MarketKind::ALL {
         let mix = mix::generate_on(market, sizes.mix, 42);
-        let mut rates: Vec<f64> = (0..sizes.rounds)
-            .map(|_| {
-                let mut engine = mix::prepared(&mix);
-                let ns = time_commands(&mut engine, &mix.commands, &mut events);
-                mix.commands.len() as f64 * 1e9 / ns as f64
-            })
-            .collect();
+        let rate = mix_rate(&mix, sizes.rounds, &mut events);
         let mut checks: Vec<f64> = (0..sizes.rounds).map(|_| risk::check_ns(market, sizes.ops)).collect();
-        println!("| {} | {:.2}M | {:.1} |", market.name(), median(&mut rates) / 1e6, median(&mut checks));
+        println!("| {} | {:.2}M | {:.1} |", market.name(), rate / 1e6, median(&mut checks));
     }
     let mut storms: Vec<risk::StormResult> =
         (0..sizes.rounds.min(3)).map(|_| risk::storm(sizes.storm_users)).collect();
@@ -217,14 +211,8 @@ fn exchange_core_mix(sizes: &Sizes) {
         mix.trading_share * 100.0
     );
     let mut events = Vec::with_capacity(4096);
-    let mut rates: Vec<f64> = (0..sizes.rounds)
-        .map(|_| {
-            let mut engine = mix::prepared(&mix);
-            let ns = time_commands(&mut engine, &mix.commands, &mut events);
-            mix.commands.len() as f64 * 1e9 / ns as f64
-        })
-        .collect();
-    println!("throughput: {:.2}M commands/s (one thread)\n", median(&mut rates) / 1e6);
+    let rate = mix_rate(&mix, sizes.rounds, &mut events);
+    println!("throughput: {:.2}M commands/s (one thread)\n", rate / 1e6);
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("valid bounds");
     let mut engine = mix::prepared(&mix);
     for command in &mix.commands {
@@ -246,6 +234,18 @@ fn exchange_core_mix(sizes: &Sizes) {
         q(0.9999),
         histogram.max()
     );
+}
+
+/// Median commands per second of replaying the mix on a fresh prepared engine, `rounds` times.
+fn mix_rate(mix: &mix::Mix, rounds: usize, events: &mut Vec<ferrex_engine::Event>) -> f64 {
+    let mut rates: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let mut engine = mix::prepared(mix);
+            let ns = time_commands(&mut engine, &mix.commands, events);
+            mix.commands.len() as f64 * 1e9 / ns as f64
+        })
+        .collect();
+    median(&mut rates)
 }
 
 fn large_book(sizes: &Sizes) {

@@ -358,7 +358,8 @@ impl Engine {
         }
     }
 
-    fn accepted(id: OrderId, place: &Place) -> crate::event::Accepted {
+    /// The `Accepted` event of a placement (conditional or not) given its id.
+    pub(crate) fn accepted(id: OrderId, place: &Place) -> crate::event::Accepted {
         crate::event::Accepted {
             order: id,
             user: place.user,

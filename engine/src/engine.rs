@@ -23,7 +23,7 @@ use crate::book::{Book, LevelPool, Links, NIL, Order, UserOrders};
 use crate::client_index::ClientIndex;
 use crate::command::{Amend, Cancel, Command, MassCancel, OrderRef, Place};
 use crate::conditional::{Conditional, TriggerLists};
-use crate::event::{Accepted, CancelReason, Event};
+use crate::event::{CancelReason, Event};
 use crate::expiry::ExpiryHeap;
 use crate::ledger::Ledger;
 use crate::limits::{Ask, InstrumentLimits};
@@ -608,18 +608,8 @@ impl Engine {
         let (book, slot, hold) = self.validate_place(place)?;
         self.orders_accepted += 1;
         let id = OrderId::new(self.orders_accepted, slot);
-        out.push(Event::Accepted(Accepted {
-            order: id,
-            user: place.user,
-            instrument: place.instrument,
-            side: place.side,
-            order_type: place.order_type,
-            time_in_force: place.time_in_force,
-            price: place.price,
-            qty: place.qty,
-            self_trade: place.self_trade,
-            trigger: None,
-        }));
+        debug_assert!(place.trigger.is_none(), "conditionals are placed by place_conditional");
+        out.push(Event::Accepted(Self::accepted(id, place)));
         let market = self.markets[book];
         if hold > 0 {
             self.ledger.hold(place.user, market.held_asset(place.side), hold);
@@ -690,13 +680,7 @@ impl Engine {
     /// Finds a live order of `user` on `instrument`; returns its slot.
     fn resolve(&self, user: UserId, instrument: InstrumentId, order: &OrderRef) -> Result<u32, RejectCode> {
         let slot = match order {
-            OrderRef::Id(id) => {
-                let slot = id.slot();
-                let live = slot < self.config.orders_max
-                    && !self.slots.is_free(slot)
-                    && self.orders[slot as usize].id == *id;
-                live.then_some(slot)
-            }
+            OrderRef::Id(id) => self.live_slot(*id),
             OrderRef::Client(client_id) => {
                 if !client_id.is_valid() {
                     return Err(RejectCode::InvalidClientOrderId);

@@ -214,13 +214,7 @@ impl Engine {
 
     fn resting_status(&self, user: UserId, order: &OrderRef) -> Option<OpenOrder> {
         let slot = match order {
-            OrderRef::Id(id) => {
-                let slot = id.slot();
-                let live = slot < self.config.orders_max
-                    && !self.slots.is_free(slot)
-                    && self.orders[slot as usize].id == *id;
-                live.then_some(slot)?
-            }
+            OrderRef::Id(id) => self.live_slot(*id)?,
             OrderRef::Client(client_id) => {
                 if client_id.is_empty() || !client_id.is_valid() {
                     return None;
