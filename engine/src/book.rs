@@ -318,6 +318,11 @@ impl BookSide {
         self.levels.iter().rev().copied().filter(|&l| l != NIL)
     }
 
+    /// Levels from worst to best (the order a snapshot is restored in: each one appends).
+    pub(crate) fn iter_worst_first(&self) -> impl Iterator<Item = u32> + '_ {
+        self.levels.iter().copied().filter(|&l| l != NIL)
+    }
+
     /// Number of levels.
     pub(crate) fn len(&self) -> usize {
         self.levels.len() - self.tombstones

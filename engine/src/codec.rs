@@ -104,51 +104,51 @@ impl Writer<'_> {
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         let bytes = self.buf.get(self.at..self.at + n).ok_or(DecodeError::Length)?;
         self.at += n;
         Ok(bytes)
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         Ok(self.take(N)?.try_into().expect("N bytes"))
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         self.array().map(u32::from_le_bytes)
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         self.array().map(u64::from_le_bytes)
     }
-    fn i64(&mut self) -> Result<i64, DecodeError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
         self.array().map(i64::from_le_bytes)
     }
-    fn i16(&mut self) -> Result<i16, DecodeError> {
+    pub(crate) fn i16(&mut self) -> Result<i16, DecodeError> {
         self.array().map(i16::from_le_bytes)
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         self.array().map(u16::from_le_bytes)
     }
-    fn i32(&mut self) -> Result<i32, DecodeError> {
+    pub(crate) fn i32(&mut self) -> Result<i32, DecodeError> {
         self.array().map(i32::from_le_bytes)
     }
     /// A one-byte enum value below `count`.
-    fn small(&mut self, count: u8) -> Result<u8, DecodeError> {
+    pub(crate) fn small(&mut self, count: u8) -> Result<u8, DecodeError> {
         let at = self.at;
         let value = self.u8()?;
         if value < count { Ok(value) } else { Err(DecodeError::Value { at, value }) }
     }
-    fn bool(&mut self) -> Result<bool, DecodeError> {
+    pub(crate) fn bool(&mut self) -> Result<bool, DecodeError> {
         Ok(self.small(2)? == 1)
     }
-    fn price_opt(&mut self) -> Result<Option<Price>, DecodeError> {
+    pub(crate) fn price_opt(&mut self) -> Result<Option<Price>, DecodeError> {
         let (some, at) = (self.bool()?, self.at);
         let price = self.i64()?;
         match (some, price) {
@@ -157,10 +157,10 @@ impl Reader<'_> {
             (false, _) => Err(DecodeError::Value { at, value: 0xff }),
         }
     }
-    fn step(&mut self) -> Result<DecimalStep, DecodeError> {
+    pub(crate) fn step(&mut self) -> Result<DecimalStep, DecodeError> {
         Ok(DecimalStep { units: self.i64()?, scale: self.u8()? })
     }
-    fn order_ref(&mut self) -> Result<OrderRef, DecodeError> {
+    pub(crate) fn order_ref(&mut self) -> Result<OrderRef, DecodeError> {
         if self.small(2)? == 0 {
             let id = OrderId(self.u64()?);
             let at = self.at;
@@ -174,27 +174,27 @@ impl Reader<'_> {
     }
 }
 
-const SIDES: [Side; 2] = [Side::Buy, Side::Sell];
+pub(crate) const SIDES: [Side; 2] = [Side::Buy, Side::Sell];
 const ORDER_TYPES: [OrderType; 2] = [OrderType::Limit, OrderType::Market];
 const TIFS: [TimeInForce; 3] = [TimeInForce::Gtc, TimeInForce::Ioc, TimeInForce::Fok];
-const STPS: [SelfTradePrevention; 4] = [
+pub(crate) const STPS: [SelfTradePrevention; 4] = [
     SelfTradePrevention::None,
     SelfTradePrevention::CancelTaker,
     SelfTradePrevention::CancelMaker,
     SelfTradePrevention::CancelBoth,
 ];
-const ROLES: [Role; 3] = [Role::Trader, Role::TenantAdmin, Role::Operator];
+pub(crate) const ROLES: [Role; 3] = [Role::Trader, Role::TenantAdmin, Role::Operator];
 const KINDS: [InstrumentKind; 2] = [InstrumentKind::Spot, InstrumentKind::Perpetual];
 const SYSTEMS: [SystemAccount; 3] = [SystemAccount::Fee, SystemAccount::Insurance, SystemAccount::Funding];
 const TRIGGER_KINDS: [TriggerKind; 2] = [TriggerKind::StopLoss, TriggerKind::TakeProfit];
 const SOURCES: [TriggerSource; 2] = [TriggerSource::LastPrice, TriggerSource::MarkPrice];
 
 /// The position of a value in its table (the number written).
-fn index_of<T: PartialEq>(table: &[T], value: &T) -> u8 {
+pub(crate) fn index_of<T: PartialEq>(table: &[T], value: &T) -> u8 {
     u8::try_from(table.iter().position(|v| v == value).expect("every value is in its table")).expect("small")
 }
 
-fn read_enum<T: Copy>(r: &mut Reader<'_>, table: &[T]) -> Result<T, DecodeError> {
+pub(crate) fn read_enum<T: Copy>(r: &mut Reader<'_>, table: &[T]) -> Result<T, DecodeError> {
     Ok(table[r.small(u8::try_from(table.len()).expect("small"))? as usize])
 }
 

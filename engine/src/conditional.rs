@@ -139,7 +139,7 @@ impl Engine {
     }
 
     /// Margin a waiting perpetual conditional reserves: its order's, at its price or trigger price.
-    fn conditional_margin(&self, book: usize, place: &Place) -> i64 {
+    pub(crate) fn conditional_margin(&self, book: usize, place: &Place) -> i64 {
         let market = &self.markets[book];
         if market.kind != InstrumentKind::Perpetual || place.reduce_only {
             return 0;
@@ -148,13 +148,13 @@ impl Engine {
         market.order_margin(price, place.qty)
     }
 
-    fn add_order_margin(&mut self, user: UserId, asset: crate::types::AssetId, margin: i64) {
+    pub(crate) fn add_order_margin(&mut self, user: UserId, asset: crate::types::AssetId, margin: i64) {
         let index = self.ledger_index(user, asset);
         self.order_margin[index] += margin;
         assert!(self.order_margin[index] >= 0, "negative order margin");
     }
 
-    fn insert_trigger(&mut self, book: usize, index: u32) {
+    pub(crate) fn insert_trigger(&mut self, book: usize, index: u32) {
         let c = &self.conditionals[index as usize];
         let trigger = c.place.trigger.expect("conditional");
         let list = list_index(trigger.source, direction(c.place.side, trigger.kind));

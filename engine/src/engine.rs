@@ -307,7 +307,7 @@ impl Engine {
         }
     }
 
-    fn add_instrument(
+    pub(crate) fn add_instrument(
         &mut self,
         actor: UserId,
         spec: &InstrumentSpec,
@@ -428,7 +428,7 @@ impl Engine {
         Ok(())
     }
 
-    fn check_price(spec: &InstrumentSpec, price: Price) -> Result<(), RejectCode> {
+    pub(crate) fn check_price(spec: &InstrumentSpec, price: Price) -> Result<(), RejectCode> {
         if price < spec.price_min {
             return Err(RejectCode::PriceBelowMin);
         }
@@ -868,7 +868,7 @@ impl Engine {
     }
 
     /// Reserves a resting perpetual order's margin and open quantity.
-    fn reserve_if_perp(&mut self, slot: u32) {
+    pub(crate) fn reserve_if_perp(&mut self, slot: u32) {
         let order = self.orders[slot as usize];
         let market = self.markets[order.instrument.0 as usize];
         if market.kind == InstrumentKind::Perpetual {
@@ -1035,7 +1035,7 @@ impl Engine {
     }
 
     /// Adds a freshly filled slot to its user's list and the client index.
-    fn attach_owner(&mut self, slot: u32) {
+    pub(crate) fn attach_owner(&mut self, slot: u32) {
         let order = self.orders[slot as usize];
         let user = &mut self.users[order.user.0 as usize];
         let tail = user.tail;
@@ -1106,7 +1106,7 @@ impl Engine {
         });
     }
 
-    fn append_to_queue(&mut self, level_index: u32, slot: u32) {
+    pub(crate) fn append_to_queue(&mut self, level_index: u32, slot: u32) {
         let level = &mut self.levels.levels[level_index as usize];
         let tail = level.tail;
         level.tail = slot;

@@ -52,13 +52,14 @@ impl Engine {
     /// (margin, open quantity) match the resting orders; no risk check is left pending.
     /// Every resting good-till-date order is indexed and not yet due.
     fn check_expiries(&self) -> Result<(), InvariantViolation> {
+        let mut indexed: Vec<_> = self.expiries.iter().map(|std::cmp::Reverse(entry)| *entry).collect();
+        indexed.sort_unstable();
         for slot in 0..self.config.orders_max {
             let expiry = self.order_expiry[slot as usize];
             if !self.slots.is_free(slot) && self.orders[slot as usize].has_expiry() {
                 let id = self.orders[slot as usize].id;
                 ensure!(expiry > self.now_ns, "order {id:?} is past its expiry");
-                let indexed = self.expiries.iter().any(|std::cmp::Reverse(entry)| *entry == (expiry, id));
-                ensure!(indexed, "order {id:?} expiry not indexed");
+                ensure!(indexed.binary_search(&(expiry, id)).is_ok(), "order {id:?} expiry not indexed");
             }
         }
         Ok(())

@@ -51,6 +51,7 @@ mod probe;
 mod query;
 pub mod reject;
 mod slots;
+pub mod snapshot;
 mod spot;
 mod state;
 pub mod types;
@@ -64,6 +65,7 @@ pub use limits::{InstrumentLimits, UserLimits};
 pub use marks::FUNDING_RATE_PPM_MAX;
 pub use query::{MarginView, OpenOrder, PositionView};
 pub use reject::RejectCode;
+pub use snapshot::SnapshotError;
 pub use state::RestingOrder;
 pub use types::{
     AssetId, AssetSpec, ClientOrderId, DecimalStep, InstrumentId, InstrumentKind, InstrumentSpec, OrderId,

@@ -360,7 +360,7 @@ impl Engine {
         });
     }
 
-    fn link_holder(&mut self, book: usize, user: UserId) {
+    pub(crate) fn link_holder(&mut self, book: usize, user: UserId) {
         let perp = self.markets[book].perp;
         let tail = self.holders[perp as usize].1;
         let index = self.position_index(perp, user);
