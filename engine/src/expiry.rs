@@ -57,14 +57,17 @@ impl Engine {
             return;
         }
         self.order_expiry[slot as usize] = expire_ns;
-        if self.expiries.len() == self.expiries.capacity() {
+        // The bound is the configuration's, not the heap's capacity: a cloned engine's heap has
+        // only the capacity of its length.
+        let entries_max = self.config.orders_max as usize;
+        if self.expiries.len() >= entries_max {
             let (orders, slots) = (&self.orders, &self.slots);
             self.expiries.retain(|Reverse((_, id))| {
                 let s = id.slot();
                 !slots.is_free(s) && orders[s as usize].id == *id
             });
         }
-        assert!(self.expiries.len() < self.expiries.capacity(), "live expiries exceed the order capacity");
+        assert!(self.expiries.len() < entries_max, "live expiries exceed the order capacity");
         self.expiries.push(Reverse((expire_ns, self.orders[slot as usize].id)));
     }
 

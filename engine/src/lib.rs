@@ -49,6 +49,7 @@ mod perp;
 mod price_index;
 mod probe;
 mod query;
+pub mod recovery;
 pub mod reject;
 mod slots;
 pub mod snapshot;

@@ -6,7 +6,9 @@
 //! - `write` copies into the mapping (no system call); `sync` makes it durable by `msync(MS_SYNC)`
 //!   of the mapping or by `fdatasync` of the file ([`Flush`], chosen by measurement: both are
 //!   durable for a shared file mapping on Linux);
-//! - `remove` unmaps, deletes and syncs the directory.
+//! - `remove` unmaps, deletes and syncs the directory; `archive` moves the file to `archive/`;
+//! - whole files (snapshots) are written to a temporary name, synced, renamed, and the directory
+//!   synced (`write_file`).
 //!
 //! Assumption the safety of the mappings rests on: the journal directory belongs to this process
 //! alone while it runs (nothing else truncates or rewrites its files). A failed sync is reported;
@@ -165,4 +167,57 @@ impl Storage for FileStorage {
         std::fs::remove_file(self.dir.join(name)).map_err(|e| io(&e))?;
         self.sync_dir()
     }
+
+    fn archive(&mut self, name: &str) -> Result<(), StorageError> {
+        let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
+        self.segments[id] = None;
+        let archive = self.dir.join(ARCHIVE_DIR);
+        std::fs::create_dir_all(&archive).map_err(|e| io(&e))?;
+        std::fs::rename(self.dir.join(name), archive.join(name)).map_err(|e| io(&e))?;
+        File::open(&archive).and_then(|d| d.sync_all()).map_err(|e| io(&e))?;
+        self.sync_dir()
+    }
+
+    fn file_names(&self, extension: &str) -> Result<Vec<String>, StorageError> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| io(&e))? {
+            let name = entry.map_err(|e| io(&e))?.file_name().to_string_lossy().into_owned();
+            if Path::new(&name).extension().is_some_and(|e| e == extension) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn read_file(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        std::fs::read(self.dir.join(name)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StorageError::NotFound(name.to_string())
+            } else {
+                io(&e)
+            }
+        })
+    }
+
+    fn write_file(&mut self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        use std::io::Write;
+        let temporary = self.dir.join(format!("{name}.tmp"));
+        let mut file = File::create(&temporary).map_err(|e| io(&e))?;
+        for part in parts {
+            file.write_all(part).map_err(|e| io(&e))?;
+        }
+        file.sync_all().map_err(|_| StorageError::SyncFailed { segment: format!("{name}.tmp") })?;
+        drop(file);
+        std::fs::rename(&temporary, self.dir.join(name)).map_err(|e| io(&e))?;
+        self.sync_dir()
+    }
+
+    fn remove_file(&mut self, name: &str) -> Result<(), StorageError> {
+        std::fs::remove_file(self.dir.join(name)).map_err(|e| io(&e))?;
+        self.sync_dir()
+    }
 }
+
+/// The directory, inside the journal's, that retired segments move to when archiving.
+pub const ARCHIVE_DIR: &str = "archive";

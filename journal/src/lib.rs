@@ -4,10 +4,10 @@
 //! This crate is the only one allowed `unsafe` code, confined to the module that maps segment files,
 //! each block with a `// SAFETY:` comment.
 //!
-//! Status (issue 4, in progress): the record format ([`record`]), the storage trait with an in-memory
-//! implementation that simulates crashes and faults ([`storage`]), memory-mapped segment files
-//! ([`file`]), and the log itself: segments, append, group commit, recovery, reading from a sequence
-//! ([`wal`]); docs/FORMAT.md. Next: snapshots, the engine's command encoding, the CLI, benchmarks.
+//! Modules: the record format ([`record`]); the storage trait with an in-memory implementation that
+//! simulates crashes and faults ([`storage`]); memory-mapped segment files ([`file`]); the log
+//! itself: segments, append, group commit, recovery, reading from a sequence, retiring covered
+//! segments ([`wal`]); snapshot files and their retention ([`snapshot`]). Formats: docs/FORMAT.md.
 
 // `unsafe` is denied everywhere but in the mapping module, which allows it and comments each block.
 #![deny(unsafe_code)]
@@ -15,5 +15,6 @@
 #[allow(unsafe_code)]
 pub mod file;
 pub mod record;
+pub mod snapshot;
 pub mod storage;
 pub mod wal;

@@ -61,6 +61,19 @@ pub trait Storage {
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError>;
     /// Deletes a segment.
     fn remove(&mut self, name: &str) -> Result<(), StorageError>;
+    /// Moves a segment out of the log into the archive (a directory beside it), durably.
+    fn archive(&mut self, name: &str) -> Result<(), StorageError>;
+
+    /// Names of the whole files (snapshots) with this extension, sorted.
+    fn file_names(&self, extension: &str) -> Result<Vec<String>, StorageError>;
+    /// A whole file's bytes.
+    fn read_file(&self, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// Writes a whole file atomically and durably: to a temporary name (`name.tmp`), synced,
+    /// renamed to `name`, directory synced. A crash leaves the old state or the new file, and at
+    /// most a stale temporary, never a partial `name`.
+    fn write_file(&mut self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError>;
+    /// Deletes a whole file, durably.
+    fn remove_file(&mut self, name: &str) -> Result<(), StorageError>;
 }
 
 /// How a crash treats what was not synced.
@@ -97,8 +110,13 @@ pub struct MemStorage {
     names: BTreeMap<String, usize>,
     /// Bytes that may still be allocated to segments (`None`: unlimited).
     pub space_left: Option<u64>,
-    /// The next sync fails with `SyncFailed` (and syncs nothing).
+    /// The next sync fails with `SyncFailed` (and syncs nothing); a whole file being written is
+    /// left as a partial temporary.
     pub fail_next_sync: bool,
+    /// Whole files (snapshots), durable once written.
+    files: BTreeMap<String, Vec<u8>>,
+    /// Segments moved to the archive.
+    archived: BTreeMap<String, Vec<u8>>,
 }
 
 fn next(seed: &mut u64) -> u64 {
@@ -118,7 +136,12 @@ impl MemStorage {
     /// The storage a crash now would leave behind: durable bytes, plus what `crash` lets through.
     #[must_use]
     pub fn crash(&self, crash: Crash) -> MemStorage {
-        let mut after = MemStorage { space_left: self.space_left, ..MemStorage::default() };
+        let mut after = MemStorage {
+            space_left: self.space_left,
+            files: self.files.clone(),
+            archived: self.archived.clone(),
+            ..MemStorage::default()
+        };
         for segment in &self.segments {
             if !self.names.contains_key(&segment.name) {
                 continue;
@@ -159,6 +182,17 @@ impl MemStorage {
         storage.names.insert(name.to_string(), 0);
         storage.segments.push(MemSegment { name: name.to_string(), written: bytes.clone(), durable: bytes });
         storage
+    }
+
+    /// Flips one bit of a whole file (a snapshot going bad on the disk).
+    pub fn flip_file_bit(&mut self, name: &str, byte: usize, bit: u8) {
+        let file = self.files.get_mut(name).expect("the file exists");
+        file[byte] ^= 1 << bit;
+    }
+
+    /// Names of the archived segments.
+    pub fn archived(&self) -> Vec<String> {
+        self.archived.keys().cloned().collect()
     }
 
     /// Flips one bit of a segment, written and durable alike (bit rot on the disk).
@@ -220,5 +254,36 @@ impl Storage for MemStorage {
 
     fn remove(&mut self, name: &str) -> Result<(), StorageError> {
         self.names.remove(name).map(|_| ()).ok_or_else(|| StorageError::NotFound(name.to_string()))
+    }
+
+    fn archive(&mut self, name: &str) -> Result<(), StorageError> {
+        let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
+        self.archived.insert(name.to_string(), self.segments[id].durable.clone());
+        Ok(())
+    }
+
+    fn file_names(&self, extension: &str) -> Result<Vec<String>, StorageError> {
+        let suffix = format!(".{extension}");
+        Ok(self.files.keys().filter(|n| n.ends_with(&suffix)).cloned().collect())
+    }
+
+    fn read_file(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        self.files.get(name).cloned().ok_or_else(|| StorageError::NotFound(name.to_string()))
+    }
+
+    fn write_file(&mut self, name: &str, parts: &[&[u8]]) -> Result<(), StorageError> {
+        let bytes = parts.concat();
+        if self.fail_next_sync {
+            self.fail_next_sync = false;
+            self.files.insert(format!("{name}.tmp"), bytes[..bytes.len() / 2].to_vec());
+            return Err(StorageError::SyncFailed { segment: format!("{name}.tmp") });
+        }
+        self.files.remove(&format!("{name}.tmp"));
+        self.files.insert(name.to_string(), bytes);
+        Ok(())
+    }
+
+    fn remove_file(&mut self, name: &str) -> Result<(), StorageError> {
+        self.files.remove(name).map(|_| ()).ok_or_else(|| StorageError::NotFound(name.to_string()))
     }
 }

@@ -66,6 +66,9 @@ pub enum JournalError {
     /// A payload larger than a record or a segment can hold.
     #[error("payload of {0} bytes is too large")]
     PayloadTooLarge(usize),
+    /// An append to a log opened for reading only.
+    #[error("the journal is open for reading only")]
+    ReadOnly,
 }
 
 /// What recovery found.
@@ -75,7 +78,10 @@ pub struct Recovery {
     pub segments: usize,
     /// Valid records found.
     pub records: u64,
-    /// Sequence of the last valid record (0: none).
+    /// Sequence of the first record the log holds or will hold: 1, or later when the segments
+    /// before it were retired after a snapshot covered them.
+    pub first_sequence: u64,
+    /// Sequence of the last valid record (`first_sequence - 1`: none).
     pub last_sequence: u64,
     /// Where unsynced data was cut, if any: (segment, offset).
     pub cut: Option<(String, usize)>,
@@ -105,6 +111,7 @@ pub struct Wal<S: Storage> {
     /// Index of the first segment with writes not yet synced.
     unsynced_from: usize,
     scratch: Vec<u8>,
+    read_only: bool,
 }
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
@@ -171,6 +178,15 @@ impl<S: Storage> Wal<S> {
         Ok((wal, recovery))
     }
 
+    /// Opens a log for reading only: what `open` would recover, without writing or removing
+    /// anything (appends are refused). For audits of a journal another process may own.
+    pub fn read_only(storage: S, segment_size: usize) -> Result<(Wal<S>, Recovery), JournalError> {
+        let (mut wal, mut recovery) = Self::scan(storage, segment_size, true).map_err(|(_, error)| error)?;
+        recovery.segments = wal.segments.len();
+        wal.read_only = true;
+        Ok((wal, recovery))
+    }
+
     /// Checks a log without changing it: what `open` would recover, cut and remove, or the
     /// corruption it would refuse. Returns the storage untouched.
     pub fn verify(storage: S, segment_size: usize) -> (S, Result<Recovery, JournalError>) {
@@ -200,6 +216,7 @@ impl<S: Storage> Wal<S> {
             marker_slot: 0,
             unsynced_from: 0,
             scratch: if dry_run { Vec::new() } else { vec![0; record_len(PAYLOAD_LEN_MAX)] },
+            read_only: dry_run,
         };
         match wal.recover_all(dry_run) {
             Ok(recovery) => Ok((wal, recovery)),
@@ -236,6 +253,7 @@ impl<S: Storage> Wal<S> {
             }
             lost_tail = self.recover_segment(id, &name, &mut recovery)?;
         }
+        recovery.first_sequence = self.segments.first().map_or(self.next_sequence, |s| s.first_sequence);
         recovery.last_sequence = self.next_sequence - 1;
         Ok(recovery)
     }
@@ -254,6 +272,12 @@ impl<S: Storage> Wal<S> {
             return Err(JournalError::BadSegmentHeader { segment: name.to_string() });
         }
         let first_sequence = u64_at(bytes, 24);
+        if self.segments.is_empty() && first_sequence > 0 {
+            // The oldest segment left: those before it were retired after a snapshot covered them
+            // (the caller checks that a snapshot does cover them: `Recovery::first_sequence`).
+            self.next_sequence = first_sequence;
+            self.last_checksum = u64_at(bytes, 32);
+        }
         if first_sequence != self.next_sequence || u64_at(bytes, 32) != self.last_checksum {
             return Err(JournalError::SequenceGap {
                 segment: name.to_string(),
@@ -328,6 +352,9 @@ impl<S: Storage> Wal<S> {
 
     /// Appends a record; returns its sequence. Not durable until `sync`.
     pub fn append(&mut self, timestamp_ns: u64, payload: &[u8]) -> Result<u64, JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly);
+        }
         let len = record_len(payload.len());
         if payload.is_empty() || payload.len() > PAYLOAD_LEN_MAX || len > self.segment_size - DATA_START {
             return Err(JournalError::PayloadTooLarge(payload.len()));
@@ -383,6 +410,43 @@ impl<S: Storage> Wal<S> {
     /// The storage (for tests: crash it, inspect it).
     pub fn storage(&self) -> &S {
         &self.storage
+    }
+
+    /// The storage, for writing snapshot files beside the segments.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Sequence of the oldest record the log holds (or the next one, when it holds none).
+    pub fn first_sequence(&self) -> u64 {
+        self.segments.first().map_or(self.next_sequence, |s| s.first_sequence)
+    }
+
+    /// The segments: (name, first sequence, bytes used), oldest first.
+    pub fn segments(&self) -> Vec<(String, u64, usize)> {
+        self.segments.iter().map(|s| (segment_name(s.first_sequence), s.first_sequence, s.end)).collect()
+    }
+
+    /// Retires (removes, or moves to the storage's archive with `archive`) every segment whose
+    /// records all have sequences up to `sequence`; never the current one. Returns their names.
+    pub fn retire_through(&mut self, sequence: u64, archive: bool) -> Result<Vec<String>, JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly);
+        }
+        let covered = self.segments.windows(2).take_while(|w| w[1].first_sequence <= sequence + 1).count();
+        let covered = covered.min(self.unsynced_from);
+        let mut names = Vec::with_capacity(covered);
+        for segment in self.segments.drain(..covered) {
+            let name = segment_name(segment.first_sequence);
+            if archive {
+                self.storage.archive(&name)?;
+            } else {
+                self.storage.remove(&name)?;
+            }
+            names.push(name);
+        }
+        self.unsynced_from -= covered;
+        Ok(names)
     }
 
     /// Records from `sequence` on, in order: (header, payload).
