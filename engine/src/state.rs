@@ -11,7 +11,10 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::book::NIL;
 use crate::engine::Engine;
 use crate::ledger::Balance;
-use crate::types::{AssetId, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, UserId};
+use crate::types::{
+    AssetId, AssetSpec, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, Symbol,
+    UserId,
+};
 
 /// A resting order as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +108,28 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The instrument listed under a symbol.
+    pub fn instrument_id(&self, symbol: &Symbol) -> Option<InstrumentId> {
+        self.symbols.get(symbol).copied()
+    }
+
+    /// Every existing user, in id order.
+    pub fn users(&self) -> impl Iterator<Item = UserId> + '_ {
+        let users = self.ledger.users.iter().enumerate().filter(|(_, info)| info.exists);
+        users.map(|(user, _)| UserId(u32::try_from(user).expect("users_max fits u32")))
+    }
+
+    /// Every asset's spec, in id order.
+    pub fn assets(&self) -> impl Iterator<Item = (AssetId, AssetSpec)> + '_ {
+        let assets = self.ledger.assets.iter().enumerate();
+        assets.map(|(asset, state)| (AssetId(u32::try_from(asset).expect("assets_max fits u32")), state.spec))
+    }
+
+    /// Number of conditional orders waiting for their trigger.
+    pub fn conditionals_len(&self) -> usize {
+        self.conditionals.len() - self.conditional_free.len()
     }
 
     /// A user's balance of an asset (`None` for an unknown user or asset).
