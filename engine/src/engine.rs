@@ -349,10 +349,13 @@ impl Engine {
             }
             InstrumentKind::Perpetual => 0,
         };
-        let notional_max = i128::from(spec.price_max.0) * i128::from(spec.qty_max.0) * i128::from(quote_unit);
+        // Three factors of up to 63 bits can overflow even i128: checked, an overflow is a reject.
+        let notional_max = i128::from(spec.price_max.0)
+            .checked_mul(i128::from(spec.qty_max.0))
+            .and_then(|v| v.checked_mul(i128::from(quote_unit)));
         let base_max = i128::from(spec.qty_max.0) * i128::from(base_unit);
         if spec.kind == InstrumentKind::Spot && spec.base == spec.quote
-            || notional_max > i128::from(NOTIONAL_MAX)
+            || notional_max.is_none_or(|n| n > i128::from(NOTIONAL_MAX))
             || base_max > i128::from(NOTIONAL_MAX)
         {
             return Err(RejectCode::InvalidInstrumentSpec);
@@ -1240,6 +1243,22 @@ mod tests {
         let mut spec = *engine.spec(InstrumentId(0)).unwrap();
         spec.symbol = Symbol::new("U").unwrap();
         spec.qty_max = Qty(crate::types::QTY_LOTS_MAX + 1);
+        let mut events = Vec::new();
+        engine.apply(&Command::AddInstrument { actor: UserId(0), spec }, &mut events);
+        assert_eq!(events, [Event::Rejected { user: UserId(0), code: RejectCode::InvalidInstrumentSpec }]);
+    }
+
+    #[test]
+    fn a_notional_bound_beyond_128_bits_is_refused_not_overflowed() {
+        // Found by the snapshot_loader fuzz target: price_max x qty_max x quote_unit overflowed i128.
+        let mut engine = engine_with_instrument();
+        let mut spec = *engine.spec(InstrumentId(0)).unwrap();
+        spec.symbol = Symbol::new("HUGE").unwrap();
+        spec.price_max = Price(i64::MAX);
+        spec.qty_max = Qty(crate::types::QTY_LOTS_MAX);
+        // 2^40 minor units of quote per tick and lot: 2^63 x 2^38 x 2^53 overflows i128.
+        (spec.tick, spec.lot) =
+            (DecimalStep { units: 1 << 40, scale: 0 }, DecimalStep { units: 1, scale: 0 });
         let mut events = Vec::new();
         engine.apply(&Command::AddInstrument { actor: UserId(0), spec }, &mut events);
         assert_eq!(events, [Event::Rejected { user: UserId(0), code: RejectCode::InvalidInstrumentSpec }]);
