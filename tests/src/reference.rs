@@ -181,7 +181,9 @@ impl RefEngine {
         };
         let limit = i128::from(ferrex_engine::types::NOTIONAL_MAX);
         if spec.base == spec.quote
-            || i128::from(spec.price_max.0) * i128::from(spec.qty_max.0) * quote > limit
+            || (i128::from(spec.price_max.0) * i128::from(spec.qty_max.0))
+                .checked_mul(quote)
+                .is_none_or(|n| n > limit)
             || i128::from(spec.qty_max.0) * base > limit
         {
             return Err(RejectCode::InvalidInstrumentSpec);

@@ -185,7 +185,7 @@ fn print_balances(engine: &Engine, format: Format) {
                     &json!({"system": format!("{account:?}"), "asset": symbol, "available": amount}),
                 ),
                 Format::Text => {
-                    println!("{:<13} {symbol:<10} available {amount:>20}", format!("{account:?}"))
+                    println!("{:<13} {symbol:<10} available {amount:>20}", format!("{account:?}"));
                 }
             }
         }
@@ -259,7 +259,7 @@ fn print_book(engine: &Engine, instrument: InstrumentId, format: Format) {
                     &json!({"side": format!("{side:?}"), "price": price.0, "qty": qty.0, "orders": count}),
                 ),
                 Format::Text => {
-                    println!("{:<4} {:>14} {:>14} ({count} orders)", format!("{side:?}"), price.0, qty.0)
+                    println!("{:<4} {:>14} {:>14} ({count} orders)", format!("{side:?}"), price.0, qty.0);
                 }
             }
         }

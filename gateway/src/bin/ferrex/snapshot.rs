@@ -84,7 +84,7 @@ pub fn list(dir: &Path, format: Format) -> anyhow::Result<()> {
         match (format, header) {
             (Format::Json, Ok(h)) => print_json(&header_json(&name, &h)),
             (Format::Json, Err(e)) => {
-                print_json(&json!({"name": name, "valid": false, "error": e.to_string()}))
+                print_json(&json!({"name": name, "valid": false, "error": e.to_string()}));
             }
             (Format::Text, Ok(h)) => println!(
                 "{name}  record {:>12}  {}  hash {:016x}  {} bytes",
