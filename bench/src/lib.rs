@@ -7,7 +7,8 @@
 //! - [`ops`]: passive place, crossing with 1/5/20 fills, cancel, amend price, market sweep;
 //! - [`mix`]: the exchange-core mix (throughput and per-command latency);
 //! - [`large`]: a large book (1M orders over 10K instruments);
-//! - [`peer`]: the same workload on ferrex and on `lobster` 0.7.0, in the same run.
+//! - [`peer`]: the same workload on ferrex and on `lobster` 0.7.0, in the same run;
+//! - [`journal`], [`recovery`]: the journal on real files; replay and large snapshots.
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
 // beyond 2^52 is irrelevant here.
@@ -18,6 +19,7 @@ pub mod large;
 pub mod mix;
 pub mod ops;
 pub mod peer;
+pub mod recovery;
 pub mod risk;
 
 use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol};

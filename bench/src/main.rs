@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use ferrex_bench::{MarketKind, journal, large, median, mix, ops, peer, risk, time_commands};
+use ferrex_bench::{MarketKind, journal, large, median, mix, ops, peer, recovery, risk, time_commands};
 use hdrhistogram::Histogram;
 
 #[derive(Parser)]
@@ -30,6 +30,13 @@ enum Harness {
     /// fdatasync latency.
     Journal {
         /// Fewer records and batches.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Recovery: replay of a journaled exchange-core mix through the engine; snapshot write and
+    /// load of 1M resting orders and 1M accounts.
+    Recovery {
+        /// Fewer records and a smaller state.
         #[arg(long)]
         quick: bool,
     },
@@ -68,6 +75,10 @@ fn main() {
         Harness::Engine { quick, only } => (quick, only),
         Harness::Journal { quick } => {
             journal_harness(quick);
+            return;
+        }
+        Harness::Recovery { quick } => {
+            recovery_harness(quick);
             return;
         }
     };
@@ -136,6 +147,52 @@ fn journal_harness(quick: bool) {
                 r.records_per_s, r.sync_p50_us, r.sync_p99_us
             );
         }
+    }
+    println!();
+}
+
+fn recovery_harness(quick: bool) {
+    println!("# ferrex-bench recovery{}\n", if quick { " --quick" } else { "" });
+    println!("machine: {}", machine().unwrap_or_else(|_| "unknown".into()));
+    println!("directory: {}\n", std::env::temp_dir().display());
+    let count = if quick { 500_000 } else { 3_000_000 };
+    let mut runs: Vec<recovery::ReplayResult> = (0..3).map(|_| recovery::replay(count)).collect();
+    runs.sort_by(|a, b| a.per_s.total_cmp(&b.per_s));
+    let r = runs[1];
+    println!("## Replay through the engine ({} records of the exchange-core mix, median of 3)\n", r.records);
+    println!(
+        "{:.2}M records/s ({:.0} MB of journal; runs: {}); reading alone {:.1}M/s, reading and decoding {:.1}M/s\n",
+        r.per_s / 1e6,
+        r.bytes as f64 / 1e6,
+        runs.iter().map(|x| format!("{:.2}M", x.per_s / 1e6)).collect::<Vec<_>>().join(", "),
+        r.read_per_s / 1e6,
+        r.decode_per_s / 1e6
+    );
+    let (orders, users) = if quick { (200_000, 8_191) } else { (1_000_000, 65_535) };
+    let built = Instant::now();
+    let state = recovery::large_state(orders, users);
+    println!(
+        "## Snapshot of {orders} resting orders and {} accounts (state built in {:.1} s)\n",
+        users as usize * 16,
+        built.elapsed().as_secs_f64()
+    );
+    println!(
+        "| run | file MB | encode ms | hash+write+fsync ms | write total ms | read+checksums ms | rebuild ms | hash ms | load total ms |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in 1..=3 {
+        let s = recovery::snapshot_large(&state);
+        println!(
+            "| {run} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            s.file_bytes as f64 / 1e6,
+            s.encode_ms,
+            s.write_ms,
+            s.write_total_ms(),
+            s.read_ms,
+            s.rebuild_ms,
+            s.hash_ms,
+            s.load_total_ms()
+        );
     }
     println!();
 }

@@ -16,13 +16,15 @@
 //! tails, wal.rs); a snapshot newer than the journal's last record is refused loudly (synced
 //! records would have been lost); a payload that does not decode stops replay with its sequence.
 //! Complexity: O(snapshot + records replayed); the engine allocates up front, replay does not
-//! allocate per record.
+//! allocate per record. Reading, checking and decoding run on a second (scoped) thread beside the
+//! one applying (see `replay_pipelined`); the engine itself is only ever touched by one thread.
 
 use ferrex_journal::snapshot::{self, SnapshotHeader};
 use ferrex_journal::storage::{Storage, StorageError};
 use ferrex_journal::wal::{JournalError, Wal};
 
 use crate::codec::{self, DecodeError};
+use crate::command::Command;
 use crate::engine::{ConfigError, Engine, EngineConfig};
 
 /// Where replay stops.
@@ -108,8 +110,9 @@ pub enum RecoverError {
 
 /// Rebuilds the state from the newest usable snapshot in the log's storage and the records after
 /// it, up to `until`. `config`: the configuration the state must have (and the one an empty engine
-/// gets); `None` accepts a snapshot's. `progress(replayed, to_replay)` is called every 2^16 records.
-pub fn recover<S: Storage>(
+/// gets); `None` accepts a snapshot's. `progress(replayed, to_replay)` is called every few thousand
+/// records.
+pub fn recover<S: Storage + Sync>(
     wal: &Wal<S>,
     config: Option<&EngineConfig>,
     until: Until,
@@ -126,23 +129,80 @@ pub fn recover<S: Storage>(
         _ => last - from,
     };
     let mut events = Vec::new();
-    for (header, payload) in wal.read_from(from + 1) {
-        if !until.admits(header.sequence, header.timestamp_ns) {
-            break;
+    let replayed = replay_pipelined(wal, from + 1, until, |batch| {
+        for &(sequence, timestamp_ns, ref command) in batch {
+            events.clear();
+            engine.apply_at(timestamp_ns, command, &mut events);
+            report.replayed += 1;
+            report.last_sequence = sequence;
+            report.last_timestamp_ns = timestamp_ns;
         }
-        let command = codec::decode(payload)
-            .map_err(|error| RecoverError::Payload { sequence: header.sequence, error })?;
-        events.clear();
-        engine.apply_at(header.timestamp_ns, &command, &mut events);
-        report.replayed += 1;
-        report.last_sequence = header.sequence;
-        report.last_timestamp_ns = header.timestamp_ns;
-        if report.replayed.is_multiple_of(1 << 16) {
-            progress(report.replayed, to_replay);
-        }
-    }
+        progress(report.replayed, to_replay);
+    });
+    debug_assert_eq!(replayed.as_ref().ok(), Some(&report.replayed));
+    replayed?;
     report.state_hash = engine.state_hash();
     Ok((engine, report))
+}
+
+/// Records per batch handed from the reading thread to the applying one.
+const REPLAY_BATCH_RECORDS: usize = 4096;
+/// Batches in flight between the two (the buffers are allocated once and recycled).
+const REPLAY_BATCHES_MAX: usize = 4;
+
+/// A decoded record: sequence, timestamp, command.
+type Decoded = (u64, u64, Command);
+
+/// Reads, checks and decodes the records from `from` (up to `until`) on a second thread while
+/// `apply` consumes them in order, batch by batch, on this one: reading and decoding (about a
+/// quarter of replay's cost) overlap applying. Only this thread touches the engine; the state
+/// machine stays single-threaded and the order of records is kept. Returns the records decoded,
+/// or the first payload that is not a command (nothing after it is applied).
+fn replay_pipelined<S: Storage + Sync>(
+    wal: &Wal<S>,
+    from: u64,
+    until: Until,
+    mut apply: impl FnMut(&[Decoded]),
+) -> Result<u64, RecoverError> {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(REPLAY_BATCHES_MAX);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(REPLAY_BATCHES_MAX);
+    for _ in 0..REPLAY_BATCHES_MAX {
+        empty_tx.send(Vec::with_capacity(REPLAY_BATCH_RECORDS)).expect("room for every buffer");
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<u64, RecoverError> {
+            let mut decoded = 0u64;
+            let mut batch = empty_rx.recv().expect("a buffer");
+            for (header, payload) in wal.read_from(from) {
+                if !until.admits(header.sequence, header.timestamp_ns) {
+                    break;
+                }
+                let command = codec::decode(payload)
+                    .map_err(|error| RecoverError::Payload { sequence: header.sequence, error });
+                let command = match command {
+                    Ok(command) => command,
+                    Err(error) => {
+                        let _ = full_tx.send(batch);
+                        return Err(error);
+                    }
+                };
+                batch.push((header.sequence, header.timestamp_ns, command));
+                decoded += 1;
+                if batch.len() == REPLAY_BATCH_RECORDS {
+                    full_tx.send(batch).expect("the applying thread waits for every batch");
+                    batch = empty_rx.recv().expect("buffers come back");
+                }
+            }
+            let _ = full_tx.send(batch);
+            Ok(decoded)
+        });
+        while let Ok(mut batch) = full_rx.recv() {
+            apply(&batch);
+            batch.clear();
+            let _ = empty_tx.send(batch);
+        }
+        reader.join().expect("the reading thread does not panic")
+    })
 }
 
 /// The engine replay starts from (see the module docs); fills the report's snapshot fields.

@@ -55,9 +55,20 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The checksum of a header's first 32 bytes and a payload.
+/// Largest header-and-payload span hashed in one shot from a stack copy.
+const ONE_SHOT_MAX: usize = 256;
+
+/// The checksum of a header's first 32 bytes and a payload: xxh3-64 of the two, concatenated.
+/// Short records (every command is) are copied into one stack buffer and hashed in one shot,
+/// several times faster than the streaming hasher, with the same value by xxh3's definition.
 fn checksum(head: &[u8], payload: &[u8]) -> u64 {
     debug_assert_eq!(head.len(), 32);
+    if head.len() + payload.len() <= ONE_SHOT_MAX {
+        let mut buf = [0u8; ONE_SHOT_MAX];
+        buf[..32].copy_from_slice(head);
+        buf[32..32 + payload.len()].copy_from_slice(payload);
+        return xxhash_rust::xxh3::xxh3_64(&buf[..32 + payload.len()]);
+    }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(head);
     hasher.update(payload);
@@ -136,6 +147,19 @@ mod tests {
             let mut flipped = buf.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
             assert!(!matches!(decode(&flipped), Decoded::Record(..)), "flip of bit {bit} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn the_one_shot_checksum_equals_the_streaming_one_at_every_length() {
+        for len in 0..=ONE_SHOT_MAX + 64 {
+            let payload: Vec<u8> =
+                (0..len).map(|i| u8::try_from((i * 7 + 3) % 251).expect("below 251")).collect();
+            let head = [0x5au8; 32];
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            hasher.update(&head);
+            hasher.update(&payload);
+            assert_eq!(checksum(&head, &payload), hasher.digest(), "payload of {len} bytes");
         }
     }
 

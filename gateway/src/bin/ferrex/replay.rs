@@ -62,7 +62,7 @@ fn parse_time(text: &str) -> anyhow::Result<u64> {
 
 /// The state up to `until` from the newest usable snapshot (or an empty engine with the default
 /// configuration when there is none, said on stderr), with a progress bar on a terminal.
-pub fn rebuild<S: Storage>(
+pub fn rebuild<S: Storage + Sync>(
     wal: &Wal<S>,
     until: Until,
     what: &str,
