@@ -26,6 +26,7 @@ use ferrex_journal::wal::{JournalError, Wal};
 use crate::codec::{self, DecodeError};
 use crate::command::Command;
 use crate::engine::{ConfigError, Engine, EngineConfig};
+use crate::snapshot::SnapshotError;
 
 /// Where replay stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,16 +256,42 @@ fn load<S: Storage>(
     config: Option<&EngineConfig>,
 ) -> Result<Engine, String> {
     let (_, body) = snapshot::read(storage, name).map_err(|e| e.to_string())?;
-    let engine = Engine::from_snapshot(&body).map_err(|e| e.to_string())?;
+    let engine = load_snapshot(&body, header.state_hash).map_err(|e| e.to_string())?;
     if config.is_some_and(|c| c != engine.config()) {
         return Err("taken with another engine configuration".into());
     }
-    if engine.state_hash() != header.state_hash {
-        return Err(format!(
-            "state hash {:016x}, the header says {:016x}",
-            engine.state_hash(),
-            header.state_hash
-        ));
+    Ok(engine)
+}
+
+/// Why a snapshot body is not the state its header names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The body does not load.
+    #[error("{0}")]
+    Body(#[from] SnapshotError),
+    /// The body loads to another state.
+    #[error("state hash {found:016x}, the header says {expected:016x}")]
+    Hash {
+        /// The loaded state's.
+        found: u64,
+        /// The header's.
+        expected: u64,
+    },
+}
+
+/// Rebuilds the engine a snapshot body holds and checks it is the state whose hash is
+/// `state_hash`: `check_invariants` and the state hash (two full walks of the state) run at the
+/// same time, one on a second (scoped) thread; both only read the engine.
+pub fn load_snapshot(body: &[u8], state_hash: u64) -> Result<Engine, LoadError> {
+    let engine = Engine::build_from_snapshot(body)?;
+    let (invariants, found) = std::thread::scope(|scope| {
+        let invariants = scope.spawn(|| engine.check_invariants());
+        let found = engine.state_hash();
+        (invariants.join().expect("check_invariants reports, never panics"), found)
+    });
+    invariants.map_err(SnapshotError::from)?;
+    if found != state_hash {
+        return Err(LoadError::Hash { found, expected: state_hash });
     }
     Ok(engine)
 }

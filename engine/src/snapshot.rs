@@ -317,6 +317,14 @@ impl Engine {
     /// Rebuilds an engine from a snapshot body. The engine has the configuration the body names;
     /// the caller compares it with its own and compares the state hash with the one it expects.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        let engine = Engine::build_from_snapshot(bytes)?;
+        engine.check_invariants()?;
+        Ok(engine)
+    }
+
+    /// [`Engine::from_snapshot`] without the final `check_invariants`, which the caller must run
+    /// (recovery.rs runs it beside the state hash, on two threads).
+    pub(crate) fn build_from_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let mut r = In(Reader { buf: bytes, at: 0 });
         let version = r.u8()?;
         if version != SNAPSHOT_BODY_VERSION {
@@ -331,7 +339,7 @@ impl Engine {
         e.read_ledger(&mut r)?;
         e.read_instruments(&mut r)?;
         e.read_positions(&mut r)?;
-        let mut restored = Vec::new();
+        let mut restored: Vec<u64> = Vec::new();
         for book in 0..e.books.len() {
             e.read_book(&mut r, book, &mut restored)?;
         }
@@ -340,7 +348,6 @@ impl Engine {
         if r.at() != bytes.len() {
             return r.invalid("bytes after the end of the body");
         }
-        e.check_invariants()?;
         Ok(e)
     }
 
@@ -496,12 +503,12 @@ impl Engine {
         Ok(())
     }
 
-    /// One book's orders into their slots and level queues; `restored` collects their slots.
+    /// One book's orders into their slots and level queues; `restored` collects their ids.
     fn read_book(
         &mut self,
         r: &mut In<'_>,
         book: usize,
-        restored: &mut Vec<u32>,
+        restored: &mut Vec<u64>,
     ) -> Result<(), SnapshotError> {
         for side in [Side::Buy, Side::Sell] {
             let mut previous: Option<Price> = None;
@@ -524,7 +531,7 @@ impl Engine {
                     self.append_to_queue(level, slot);
                     let l = &mut self.levels.levels[level as usize];
                     l.total = Qty(l.total.0 + self.orders[slot as usize].qty.0);
-                    restored.push(slot);
+                    restored.push(self.orders[slot as usize].id.0);
                 }
             }
         }
@@ -587,9 +594,10 @@ impl Engine {
 
     /// Puts restored orders in their users' lists in ascending id order (the order the engine
     /// keeps), into the client index, and reserves perpetual margin.
-    fn attach_restored(&mut self, restored: &mut [u32], r: &In<'_>) -> Result<(), SnapshotError> {
-        restored.sort_unstable_by_key(|&slot| self.orders[slot as usize].id);
-        for &slot in restored.iter() {
+    fn attach_restored(&mut self, restored: &mut [u64], r: &In<'_>) -> Result<(), SnapshotError> {
+        restored.sort_unstable();
+        for &id in restored.iter() {
+            let slot = OrderId(id).slot();
             let order = self.orders[slot as usize];
             if order.has_client_id()
                 && self.find_client_order(order.user, &self.client_ids[slot as usize]).is_some()

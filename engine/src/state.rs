@@ -6,8 +6,6 @@
 //! engine (slot choice, user lists, the client index) is a function of this walk, so two engines with
 //! equal hashes behave identically from then on. Cost: O(orders + levels); not for the hot path.
 
-use xxhash_rust::xxh3::Xxh3;
-
 use crate::book::NIL;
 use crate::engine::Engine;
 use crate::ledger::Balance;
@@ -15,6 +13,42 @@ use crate::types::{
     AssetId, AssetSpec, ClientOrderId, InstrumentId, InstrumentSpec, OrderId, Price, Qty, Side, Symbol,
     UserId,
 };
+
+/// Bytes gathered before they go to xxh3: the walk feeds many 1- to 8-byte fields, and each call
+/// of the streaming hasher costs more than the bytes it hashes. The digest is the streaming
+/// digest of the same byte sequence, however it is split.
+struct Hasher {
+    xxh3: xxhash_rust::xxh3::Xxh3,
+    buf: Box<[u8; Hasher::BUF_LEN]>,
+    len: usize,
+}
+
+impl Hasher {
+    const BUF_LEN: usize = 4096;
+
+    fn new() -> Hasher {
+        Hasher { xxh3: xxhash_rust::xxh3::Xxh3::new(), buf: Box::new([0; Hasher::BUF_LEN]), len: 0 }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > Self::BUF_LEN {
+            self.xxh3.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > Self::BUF_LEN {
+                self.xxh3.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn digest(mut self) -> u64 {
+        self.xxh3.update(&self.buf[..self.len]);
+        self.len = 0;
+        self.xxh3.digest()
+    }
+}
 
 /// A resting order as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +175,7 @@ impl Engine {
 
     /// Hash of the canonical state (see the module docs).
     pub fn state_hash(&self) -> u64 {
-        let mut h = Xxh3::new();
+        let mut h = Hasher::new();
         h.update(&self.orders_accepted.to_le_bytes());
         h.update(&self.now_ns.to_le_bytes());
         h.update(&(self.books.len() as u64).to_le_bytes());
@@ -199,7 +233,7 @@ impl Engine {
     }
 
     /// Every position with a quantity or open orders, in perpetual then user order; order margins.
-    fn hash_positions(&self, h: &mut Xxh3) {
+    fn hash_positions(&self, h: &mut Hasher) {
         for (index, p) in self.positions.iter().enumerate() {
             if p.qty != 0 || p.open_buy != 0 || p.open_sell != 0 || p.realized_pnl != 0 {
                 h.update(&(index as u64).to_le_bytes());
@@ -215,7 +249,7 @@ impl Engine {
     }
 
     /// Tenants, existing users with their balances, assets with their system accounts, admin holds.
-    fn hash_ledger(&self, h: &mut Xxh3) {
+    fn hash_ledger(&self, h: &mut Hasher) {
         let ledger = &self.ledger;
         for (tenant, _) in ledger.tenants.iter().enumerate().filter(|(_, exists)| **exists) {
             h.update(&(tenant as u64).to_le_bytes());
@@ -285,7 +319,7 @@ impl Engine {
     }
 }
 
-fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
+fn hash_spec(h: &mut Hasher, spec: &InstrumentSpec) {
     h.update(&spec.symbol.0);
     for v in
         [spec.tick.units, spec.lot.units, spec.qty_min.0, spec.qty_max.0, spec.price_min.0, spec.price_max.0]
@@ -306,7 +340,7 @@ fn hash_spec(h: &mut Xxh3, spec: &InstrumentSpec) {
 }
 
 /// Every field of a placement (a waiting conditional's order).
-fn hash_place(h: &mut Xxh3, p: &crate::command::Place) {
+fn hash_place(h: &mut Hasher, p: &crate::command::Place) {
     h.update(&p.user.0.to_le_bytes());
     h.update(&p.instrument.0.to_le_bytes());
     h.update(&p.client_order_id.0);

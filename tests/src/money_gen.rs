@@ -282,28 +282,54 @@ pub struct MoneyRun {
 /// Applies up to `commands_max` generated commands to a freshly set-up engine, checking every
 /// invariant after each; `Err` gives the broken invariant and the last commands.
 pub fn run(source: &mut dyn Source, commands_max: usize) -> Result<MoneyRun, String> {
-    let config = money_config();
-    let mut engine = Engine::new(config).map_err(|e| e.to_string())?;
-    fixture::apply_setup(&mut engine, &money_setup(&config));
-    let mut generator = MoneyGen::new(&config);
     let mut run = MoneyRun::default();
-    let mut events = Vec::new();
-    while run.commands.len() < commands_max {
-        let Some((time_ns, command)) = generator.next_at(source) else { break };
-        events.clear();
-        engine.apply_at(time_ns, &command, &mut events);
-        run.commands.push((time_ns, command));
+    let engine = drive(source, commands_max, |engine, time_ns, command, events| {
+        run.commands.push((time_ns, *command));
         if let Err(e) = engine.check_invariants() {
             let start = run.commands.len().saturating_sub(20);
             let recent: Vec<String> =
                 run.commands[start..].iter().map(|(t, c)| format!("> @{t} {c:?}")).collect();
             return Err(format!("{e}\nafter:\n{}\nevents: {events:?}", recent.join("\n")));
         }
-        generator.observe(&events);
-        run.events.extend_from_slice(&events);
-    }
+        run.events.extend_from_slice(events);
+        Ok(())
+    })?;
     run.hash = engine.state_hash();
     Ok(run)
+}
+
+/// Up to `commands_max` generated commands with their times, unchecked (for tests that only need
+/// a realistic command stream: the journal's).
+pub fn commands(source: &mut dyn Source, commands_max: usize) -> Vec<(u64, Command)> {
+    let mut commands = Vec::with_capacity(commands_max);
+    drive(source, commands_max, |_, time_ns, command, _| {
+        commands.push((time_ns, *command));
+        Ok(())
+    })
+    .expect("unchecked runs do not fail");
+    commands
+}
+
+/// Generates and applies commands on a freshly set-up engine, calling `after` with each; returns
+/// the engine.
+fn drive(
+    source: &mut dyn Source,
+    commands_max: usize,
+    mut after: impl FnMut(&Engine, u64, &Command, &[Event]) -> Result<(), String>,
+) -> Result<Engine, String> {
+    let config = money_config();
+    let mut engine = Engine::new(config).map_err(|e| e.to_string())?;
+    fixture::apply_setup(&mut engine, &money_setup(&config));
+    let mut generator = MoneyGen::new(&config);
+    let mut events = Vec::new();
+    for _ in 0..commands_max {
+        let Some((time_ns, command)) = generator.next_at(source) else { break };
+        events.clear();
+        engine.apply_at(time_ns, &command, &mut events);
+        after(&engine, time_ns, &command, &events)?;
+        generator.observe(&events);
+    }
+    Ok(engine)
 }
 
 /// Replays commands on a freshly set-up engine; returns the final state hash.

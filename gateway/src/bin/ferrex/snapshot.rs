@@ -106,13 +106,10 @@ fn header_json(name: &str, h: &SnapshotHeader) -> serde_json::Value {
     })
 }
 
-/// Loads a snapshot fully: file checks, body, state hash.
+/// Loads a snapshot fully: file checks, body, invariants, state hash.
 fn load(storage: &FileStorage, name: &str) -> anyhow::Result<(SnapshotHeader, Engine)> {
     let (header, body) = files::read(storage, name).with_context(|| name.to_string())?;
-    let engine = Engine::from_snapshot(&body).with_context(|| name.to_string())?;
-    if engine.state_hash() != header.state_hash {
-        bail!("{name}: state hash {:016x}, the header says {:016x}", engine.state_hash(), header.state_hash);
-    }
+    let engine = recovery::load_snapshot(&body, header.state_hash).with_context(|| name.to_string())?;
     Ok((header, engine))
 }
 
