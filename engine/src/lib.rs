@@ -51,6 +51,7 @@ mod probe;
 mod query;
 pub mod recovery;
 pub mod reject;
+pub mod runtime;
 mod slots;
 pub mod snapshot;
 mod spot;

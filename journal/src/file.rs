@@ -168,6 +168,13 @@ impl Storage for FileStorage {
         self.sync_dir()
     }
 
+    fn close(&mut self, id: SegmentId) {
+        if let Some(mapped) = self.segments[id.0].take() {
+            self.names.retain(|_, &mut i| i != id.0);
+            drop(mapped);
+        }
+    }
+
     fn archive(&mut self, name: &str) -> Result<(), StorageError> {
         let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
         self.segments[id] = None;
@@ -221,3 +228,15 @@ impl Storage for FileStorage {
 
 /// The directory, inside the journal's, that retired segments move to when archiving.
 pub const ARCHIVE_DIR: &str = "archive";
+
+/// Lowers the calling thread's scheduling priority to nice 10 (Linux keeps a nice value per
+/// thread), for background work such as the snapshotter; best effort: the result says whether it
+/// took. Here beside the other system calls of the journal's files.
+pub fn lower_thread_priority() -> bool {
+    // SAFETY: `gettid` takes no arguments and cannot fail; `setpriority` reads no memory of ours
+    // and only changes the scheduling priority of the thread it names (this one).
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, libc::id_t::try_from(tid).unwrap_or(0), 10) == 0
+    }
+}

@@ -61,6 +61,8 @@ pub trait Storage {
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError>;
     /// Deletes a segment.
     fn remove(&mut self, name: &str) -> Result<(), StorageError>;
+    /// Lets go of an opened segment (unmaps it); the file stays.
+    fn close(&mut self, id: SegmentId);
     /// Moves a segment out of the log into the archive (a directory beside it), durably.
     fn archive(&mut self, name: &str) -> Result<(), StorageError>;
 
@@ -254,6 +256,10 @@ impl Storage for MemStorage {
 
     fn remove(&mut self, name: &str) -> Result<(), StorageError> {
         self.names.remove(name).map(|_| ()).ok_or_else(|| StorageError::NotFound(name.to_string()))
+    }
+
+    fn close(&mut self, _id: SegmentId) {
+        // Segments in memory are not mapped: nothing to let go of.
     }
 
     fn archive(&mut self, name: &str) -> Result<(), StorageError> {

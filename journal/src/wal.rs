@@ -118,7 +118,8 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-fn segment_name(first_sequence: u64) -> String {
+/// The file name of the segment whose first record is `first_sequence`.
+pub fn segment_name(first_sequence: u64) -> String {
     format!("{first_sequence:020}.wal")
 }
 
@@ -468,5 +469,114 @@ impl<S: Storage> Wal<S> {
                 None
             })
         })
+    }
+}
+
+/// Reads a log another owner is appending to, up to a sequence that owner says is durable (its
+/// durable watermark): the snapshotter's view of the journal. Keeps one segment open at a time and
+/// opens the next by name when the current one is read to its end.
+///
+/// Invariants: every record up to the watermark was written and synced before the watermark was
+/// published, so it decodes and continues the sequence and the chain; anything else is corruption.
+/// Complexity: O(records read); no scan from the start.
+#[derive(Debug)]
+pub struct Follower<S: Storage> {
+    storage: S,
+    /// The open segment: its id, first sequence and where the next record starts.
+    segment: (SegmentId, u64, usize),
+    next_sequence: u64,
+    last_checksum: u64,
+}
+
+impl<S: Storage> Follower<S> {
+    /// A follower whose next record is `next_sequence`, found by searching the segment names (the
+    /// last segment starting at or before it); `last_checksum` is the checksum of the record before
+    /// it (0 for the first record of a log), checked against the chain.
+    pub fn new(mut storage: S, next_sequence: u64) -> Result<Follower<S>, JournalError> {
+        let names = storage.list()?;
+        let firsts: Vec<u64> =
+            names.iter().filter_map(|n| n.strip_suffix(".wal").and_then(|f| f.parse().ok())).collect();
+        let at = firsts.partition_point(|&f| f <= next_sequence);
+        let Some(&first) = at.checked_sub(1).and_then(|i| firsts.get(i)) else {
+            return Err(JournalError::SequenceGap {
+                segment: names.first().cloned().unwrap_or_default(),
+                expected: next_sequence,
+                found: firsts.first().copied().unwrap_or(0),
+            });
+        };
+        let id = storage.open(&segment_name(first))?;
+        let bytes = storage.bytes(id);
+        let expected = header_bytes(bytes.len() as u64, first, u64_at(bytes, 32));
+        if bytes.len() < DATA_START || bytes[..64] != expected[..] {
+            return Err(JournalError::BadSegmentHeader { segment: segment_name(first) });
+        }
+        let last_checksum = u64_at(bytes, 32);
+        let mut follower =
+            Follower { storage, segment: (id, first, DATA_START), next_sequence: first, last_checksum };
+        follower.read_through(next_sequence - 1, |_, _| {})?;
+        Ok(follower)
+    }
+
+    /// The sequence of the next record to read.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The storage (the snapshotter writes snapshot files through it).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Calls `visit` with every record from the next one through `sequence` (a durable one).
+    pub fn read_through(
+        &mut self,
+        sequence: u64,
+        mut visit: impl FnMut(Header, &[u8]),
+    ) -> Result<(), JournalError> {
+        while self.next_sequence <= sequence {
+            let (id, first, at) = self.segment;
+            let name = segment_name(first);
+            let bytes = self.storage.bytes(id);
+            let decoded = if at + crate::record::HEADER_LEN <= bytes.len() {
+                decode(&bytes[at..])
+            } else {
+                Decoded::Empty
+            };
+            match decoded {
+                Decoded::Record(header, payload, used) => {
+                    if header.sequence != self.next_sequence || header.prev_checksum != self.last_checksum {
+                        return Err(JournalError::Corruption {
+                            segment: name,
+                            offset: at,
+                            reason: "record breaks the sequence or chain",
+                        });
+                    }
+                    visit(header, payload);
+                    self.next_sequence += 1;
+                    self.last_checksum = header.checksum;
+                    self.segment = (id, first, at + used);
+                }
+                Decoded::Empty => {
+                    // The end of this segment's records: the next one starts at `next_sequence`.
+                    let next_name = segment_name(self.next_sequence);
+                    let next = self.storage.open(&next_name)?;
+                    let bytes = self.storage.bytes(next);
+                    let expected = header_bytes(bytes.len() as u64, self.next_sequence, self.last_checksum);
+                    if bytes.len() < DATA_START || bytes[..64] != expected[..] {
+                        return Err(JournalError::BadSegmentHeader { segment: next_name });
+                    }
+                    self.storage.close(id);
+                    self.segment = (next, self.next_sequence, DATA_START);
+                }
+                Decoded::Invalid => {
+                    return Err(JournalError::Corruption {
+                        segment: name,
+                        offset: at,
+                        reason: "invalid durable record",
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }

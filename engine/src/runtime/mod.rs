@@ -1,0 +1,12 @@
+//! The runtime side of the engine crate: the threads and clocks around the pure state machine.
+//! Issue 4 brings the snapshotter; issue 5 the ring, the sequencer and the core thread.
+//!
+//! Boundary: the state machine's modules never use this one; this one drives an [`Engine`] only
+//! through `apply_at` and reads it through its public views. Clocks and threads are allowed here
+//! and nowhere else in the crate (engine/clippy.toml bans them; the allow below is the only one).
+//!
+//! [`Engine`]: crate::Engine
+
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+pub mod snapshotter;
