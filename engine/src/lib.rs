@@ -6,9 +6,15 @@
 //! rules are in docs/MONEY.md). [`Engine::apply_at`] takes one [`Command`] with the sequencer's time
 //! and appends its [`Event`]s to a reusable buffer.
 //!
+//! Around it: [`snapshot`] (the state as bytes and back), [`recovery`] (newest usable snapshot plus
+//! the journal after it), [`runtime`] (threads and clocks: the snapshotter), [`codec`] (commands as
+//! journal payloads).
+//!
 //! Invariants (the rules of ../shared/DESIGN.md, stated as absences):
-//! - no I/O, no clock, no threads, no randomness, no iteration over unordered maps (clippy bans the
-//!   methods and types in engine/clippy.toml); the state after commands 1..N depends only on them;
+//! - no I/O, no clock, no threads, no randomness, no iteration over unordered maps in the state
+//!   machine (clippy bans the methods and types in engine/clippy.toml; only `runtime/` is exempt,
+//!   and recovery reaches files only through the journal's `Storage`); the state after commands
+//!   1..N depends only on them;
 //! - no floats: prices are `i64` ticks, quantities `i64` lots, balances `i64` minor units;
 //! - no money created or destroyed: every move is between two accounts (`check_invariants` sums
 //!   them after every command in tests);
