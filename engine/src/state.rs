@@ -97,14 +97,30 @@ impl Engine {
 
     /// Up to `levels_max` levels of one side, best first.
     pub fn depth(&self, instrument: InstrumentId, side: Side, levels_max: usize) -> Vec<(Price, Qty)> {
+        let mut out = Vec::new();
+        self.depth_into(instrument, side, levels_max, &mut out);
+        out
+    }
+
+    /// [`Engine::depth`] into a caller's buffer (cleared first): no allocation once it is large
+    /// enough.
+    pub fn depth_into(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        levels_max: usize,
+        out: &mut Vec<(Price, Qty)>,
+    ) {
+        out.clear();
         let Some(book) = self.books.get(instrument.0 as usize) else {
-            return Vec::new();
+            return;
         };
-        book.side(side)
-            .iter_best_first()
-            .take(levels_max)
-            .map(|l| (self.levels.levels[l as usize].price, self.levels.levels[l as usize].total))
-            .collect()
+        out.extend(
+            book.side(side)
+                .iter_best_first()
+                .take(levels_max)
+                .map(|l| (self.levels.levels[l as usize].price, self.levels.levels[l as usize].total)),
+        );
     }
 
     /// Every resting order of an instrument in priority order: bids best first, then asks.

@@ -231,7 +231,8 @@ impl<S: Storage> Wal<S> {
         for name in self.storage.list()? {
             let id = self.storage.open(&name)?;
             let bytes = self.storage.bytes(id);
-            let never_written = bytes[..64].iter().all(|&b| b == 0);
+            // Shorter than a header: killed between creating the file and allocating its space.
+            let never_written = bytes.len() < 64 || bytes[..64].iter().all(|&b| b == 0);
             let follows = bytes.len() >= 64 && u64_at(bytes, 24) == self.next_sequence;
             if !never_written && (lost_tail || (!self.segments.is_empty() && !follows)) {
                 // After a lost unsynced tail: nothing here may have been synced.

@@ -61,3 +61,25 @@ fn records_survive_close_and_reopen_with_msync() {
 fn records_survive_close_and_reopen_with_fdatasync() {
     round_trip(Flush::Fdatasync, "fdatasync");
 }
+
+#[test]
+fn a_segment_file_left_empty_by_a_crash_during_its_creation_is_removed() {
+    // Found by the runtime crash test: killed between creating the file and allocating it.
+    let dir = TempDir::new("empty-segment");
+    {
+        let (mut wal, _) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+        for n in 1..=10 {
+            wal.append(n, &payload(n)).unwrap();
+        }
+        wal.sync().unwrap();
+    }
+    let empty = dir.0.join(ferrex_journal::wal::segment_name(11));
+    std::fs::File::create(&empty).unwrap();
+    let (wal, _) = Wal::read_only(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+    assert_eq!(wal.next_sequence(), 11, "a read-only look passes over it");
+    let (mut wal, recovery) =
+        Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+    assert_eq!((recovery.last_sequence, recovery.removed.len()), (10, 1), "{recovery:?}");
+    assert!(!empty.exists(), "opening for writing removes it");
+    assert_eq!(wal.append(11, &payload(11)).unwrap(), 11);
+}

@@ -9,4 +9,17 @@
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod core;
+pub mod lifecycle;
+pub mod message;
+pub mod outbound;
+pub mod ring;
 pub mod snapshotter;
+pub mod wait;
+
+pub use self::core::{CoreConfig, CoreError, CoreReport, Durability};
+pub use lifecycle::{Runtime, RuntimeConfig, RuntimeError, StartReport, Started, termination_flag};
+pub use message::{Answer, Body, Item, Origin, Output, Query, Request};
+pub use outbound::{CutOff, Ended, Subscriber};
+pub use ring::{SubmitError, Submitter};
+pub use wait::WaitStrategy;

@@ -53,7 +53,8 @@ pub struct Progress {
     pub snapshots: u64,
     /// The record its newest snapshot is of.
     pub last_sequence: u64,
-    /// The record the oldest snapshot kept is of: segments entirely before it may be retired.
+    /// The record the oldest snapshot kept is of: segments entirely before it may be retired
+    /// (0 until the thread's first snapshot).
     pub oldest_kept: u64,
     /// False once the thread has ended (stopped, or failed: see [`Snapshotter::stop`]).
     pub running: bool,
@@ -123,7 +124,10 @@ impl Snapshotter {
             wake: Condvar::new(),
             progress: Mutex::new(Progress {
                 last_sequence: sequence,
-                oldest_kept: sequence,
+                // Nothing is known of the files yet: the state it starts from may have no
+                // snapshot of its own (recovery replayed records after an older one), so nothing
+                // may be retired until its first snapshot and prune.
+                oldest_kept: 0,
                 running: true,
                 ..Progress::default()
             }),
