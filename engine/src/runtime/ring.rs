@@ -25,6 +25,9 @@ use super::wait::Waker;
 /// The most slots an inbound ring may have.
 pub const RING_SLOTS_MAX: usize = 1 << 24;
 
+/// The fewest slots an inbound ring may have (the `disruptor` crate's multi-producer minimum).
+pub const RING_SLOTS_MIN: usize = 64;
+
 /// Why a request was not taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
@@ -111,10 +114,13 @@ impl Intake {
     }
 }
 
-/// A ring of `slots` (a power of two, at most [`RING_SLOTS_MAX`]) whose consumer waits through
+/// A ring of `slots` (a power of two, [`RING_SLOTS_MIN`] to [`RING_SLOTS_MAX`]) whose consumer waits through
 /// `core` (its [`Waker`]).
 pub fn inbound(slots: usize, core: Arc<Waker>) -> (Submitter, Intake) {
-    assert!(slots.is_power_of_two() && slots <= RING_SLOTS_MAX, "ring of {slots} slots");
+    assert!(
+        slots.is_power_of_two() && (RING_SLOTS_MIN..=RING_SLOTS_MAX).contains(&slots),
+        "ring of {slots} slots"
+    );
     let builder = disruptor::build_multi_producer(slots, Request::default, BusySpin);
     let (poller, builder) = builder.new_event_poller();
     let shared = Arc::new(Shared { closed: AtomicBool::new(false), core });
@@ -132,18 +138,19 @@ mod tests {
 
     #[test]
     fn a_full_ring_answers_busy_at_once_and_a_closed_one_stopped() {
-        let (mut submitter, mut intake) = inbound(4, Waker::new());
-        for tag in 0..4 {
+        let (mut submitter, mut intake) = inbound(RING_SLOTS_MIN, Waker::new());
+        let slots = RING_SLOTS_MIN as u64;
+        for tag in 0..slots {
             submitter.submit(request(tag)).expect("room");
         }
-        assert_eq!(submitter.submit(request(4)), Err(SubmitError::Busy));
+        assert_eq!(submitter.submit(request(slots)), Err(SubmitError::Busy));
         let mut out = Vec::new();
-        assert_eq!(intake.drain(16, &mut out), 4);
-        assert_eq!(out.iter().map(|r| r.origin.tag).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
-        submitter.submit(request(5)).expect("room again");
+        assert_eq!(intake.drain(1000, &mut out), RING_SLOTS_MIN);
+        assert_eq!(out.iter().map(|r| r.origin.tag).collect::<Vec<_>>(), (0..slots).collect::<Vec<_>>());
+        submitter.submit(request(slots + 1)).expect("room again");
         intake.close();
-        assert_eq!(submitter.submit(request(6)), Err(SubmitError::Stopped));
-        assert_eq!(intake.drain(16, &mut out), 1, "what was taken before the close is still drained");
+        assert_eq!(submitter.submit(request(slots + 2)), Err(SubmitError::Stopped));
+        assert_eq!(intake.drain(1000, &mut out), 1, "what was taken before the close is still drained");
     }
 
     #[test]
