@@ -54,9 +54,8 @@ fn outputs_are_durable_ordered_and_equal_to_the_pure_engine() {
         commands.extend((0..400).map(|_| generator.next(&mut source).expect("endless")));
         let mut subscriber = started.subscribers.pop().expect("one consumer");
         let mut pending = Vec::new();
-        let mut expected_sequence = 1;
         let mut events = Vec::new();
-        for (n, command) in commands.iter().enumerate() {
+        for (expected_sequence, (n, command)) in (1u64..).zip(commands.iter().enumerate()) {
             let tag = n as u64;
             submit(&mut started, Origin { session: 3, tag }, Body::Command(*command));
             if n % 50 == 0 {
@@ -85,7 +84,6 @@ fn outputs_are_durable_ordered_and_equal_to_the_pure_engine() {
                 assert_eq!(answer[0].sequence, expected_sequence, "a query sees every command before it");
                 assert_eq!(answer[0].item, Item::Answer(Answer::StateHash(reference.state_hash())));
             }
-            expected_sequence += 1;
         }
         let report = started.runtime.stop().expect("stop");
         assert_eq!(report.commands, commands.len() as u64);
