@@ -19,6 +19,7 @@ pub mod large;
 pub mod mix;
 pub mod ops;
 pub mod peer;
+pub mod pipeline;
 pub mod recovery;
 pub mod risk;
 

@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use ferrex_bench::{MarketKind, journal, large, median, mix, ops, peer, recovery, risk, time_commands};
+use ferrex_bench::{
+    MarketKind, journal, large, median, mix, ops, peer, pipeline, recovery, risk, time_commands,
+};
 use hdrhistogram::Histogram;
 
 #[derive(Parser)]
@@ -39,6 +41,26 @@ enum Harness {
         /// Fewer records and a smaller state.
         #[arg(long)]
         quick: bool,
+    },
+    /// The core pipeline: open-loop exchange-core mix at fixed rates through ring, journal,
+    /// engine and outbound queue; latency from intended send to availability, for `async` and
+    /// `sync` durability.
+    Pipeline {
+        /// Shorter rows (0.5 s instead of 2 s).
+        #[arg(long)]
+        quick: bool,
+        /// One durability mode only.
+        #[arg(long)]
+        durability: Option<String>,
+        /// The core's wait strategy: busy-spin, spin-yield or spin-park.
+        #[arg(long, default_value = "busy-spin")]
+        core_wait: String,
+        /// How a sync flushes the journal: fdatasync or msync.
+        #[arg(long, default_value = "fdatasync")]
+        flush: String,
+        /// Only these rows: rates in commands/s, 0 for the flat-out row (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        rates: Option<Vec<u64>>,
     },
     /// The matching engine: operations, exchange-core mix, large book, lobster comparison.
     Engine {
@@ -75,6 +97,14 @@ fn main() {
         Harness::Engine { quick, only } => (quick, only),
         Harness::Journal { quick } => {
             journal_harness(quick);
+            return;
+        }
+        Harness::Pipeline { quick, durability, core_wait, flush, rates } => {
+            let flush = match flush.as_str() {
+                "msync" => ferrex_journal::file::Flush::Msync,
+                _ => ferrex_journal::file::Flush::Fdatasync,
+            };
+            pipeline_harness(quick, durability.as_deref(), (&core_wait, flush), rates.as_deref());
             return;
         }
         Harness::Recovery { quick } => {
@@ -149,6 +179,55 @@ fn journal_harness(quick: bool) {
         }
     }
     println!();
+}
+
+fn pipeline_harness(
+    quick: bool,
+    durability: Option<&str>,
+    (core_wait, flush): (&str, ferrex_journal::file::Flush),
+    rates: Option<&[u64]>,
+) {
+    use ferrex_engine::runtime::Durability;
+    println!("# ferrex-bench pipeline{}\n", if quick { " --quick" } else { "" });
+    println!("machine: {}", machine().unwrap_or_else(|_| "unknown".into()));
+    println!(
+        "directory: {} (64 MiB segments); core on CPU 1, generator and consumer on CPU 0\n",
+        std::env::temp_dir().display()
+    );
+    let core_wait = core_wait.parse().expect("a wait strategy");
+    let modes: Vec<Durability> = match durability {
+        Some(mode) => vec![mode.parse().expect("sync or async")],
+        None => vec![Durability::Async, Durability::Sync],
+    };
+    let seconds = if quick { 0.5 } else { 2.0 };
+    let max_commands = if quick { 1_000_000 } else { 4_000_000 };
+    let settings =
+        pipeline::Settings { durability: Durability::Async, seconds, max_commands, core_wait, flush };
+    let generated = Instant::now();
+    let mix = pipeline::mix_for(settings);
+    let start = mix::prepared(&mix);
+    println!(
+        "mix: {} commands generated in {:.1} s, {:.1}% trading; core wait {core_wait:?}; flush {flush:?}; {seconds} s per row\n",
+        mix.commands.len(),
+        generated.elapsed().as_secs_f64(),
+        mix.trading_share * 100.0
+    );
+    for durability in modes {
+        println!(
+            "## {durability:?} durability (µs from intended send to the outcome available to consumers)\n"
+        );
+        let settings = pipeline::Settings { durability, ..settings };
+        let mut rows = Vec::new();
+        for rate in pipeline::RATES.iter().map(|&r| Some(r)).chain([None]) {
+            if rates.is_some_and(|only| !only.contains(&rate.unwrap_or(0))) {
+                continue;
+            }
+            rows.push(pipeline::run(&mix, &start, rate, settings));
+            std::thread::sleep(pipeline::BETWEEN_ROWS);
+        }
+        pipeline::print_table(&rows);
+        println!();
+    }
 }
 
 fn recovery_harness(quick: bool) {

@@ -1,8 +1,16 @@
 //! Segment files on disk, memory-mapped: the only module of ferrex with `unsafe` code.
 //!
-//! - `create`: the file is created new, its space allocated with `posix_fallocate` (so a full disk
-//!   is an error here, never a SIGBUS when a mapped page is first written), synced, and the
-//!   directory synced, before it is mapped;
+//! - `create`: the file's space is allocated with `posix_fallocate` (so a full disk is an error
+//!   here, never a SIGBUS when a mapped page is first written) and synced; then it is renamed to
+//!   its name and mapped. The directory sync that makes the name durable is deferred to the next
+//!   `sync` of any segment (it runs before that sync returns), so a roll on the core thread costs
+//!   a rename, not a directory sync: a segment's name is durable no later than the first record
+//!   in it. After a power loss before that sync the file may be missing, with nothing in it ever
+//!   acknowledged.
+//! - the next segment's file is prepared ahead (created under [`SPARE_NAME`], allocated, synced)
+//!   on a short-lived thread as soon as a segment is created, so a roll does not wait for the
+//!   allocation or its sync; a roll that finds it not ready waits for it (bounded: one file's
+//!   preparation). A stale spare (a crash) is overwritten by the next preparation; nothing reads it.
 //! - `write` copies into the mapping (no system call); `sync` makes it durable by `msync(MS_SYNC)`
 //!   of the mapping or by `fdatasync` of the file ([`Flush`], chosen by measurement: both are
 //!   durable for a shared file mapping on Linux);
@@ -32,6 +40,12 @@ pub enum Flush {
     Fdatasync,
 }
 
+/// A segment file being prepared ahead of need (module docs).
+struct Spare {
+    size: u64,
+    ready: std::thread::JoinHandle<Result<File, StorageError>>,
+}
+
 struct Mapped {
     name: String,
     file: File,
@@ -44,6 +58,9 @@ pub struct FileStorage {
     flush: Flush,
     segments: Vec<Option<Mapped>>,
     names: BTreeMap<String, usize>,
+    spare: Option<Spare>,
+    /// A rename into the directory is not yet durable (synced by the next `sync`).
+    dir_unsynced: bool,
 }
 
 impl std::fmt::Debug for FileStorage {
@@ -64,7 +81,14 @@ impl FileStorage {
     pub fn open(dir: impl AsRef<Path>, flush: Flush) -> Result<FileStorage, StorageError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| io(&e))?;
-        Ok(FileStorage { dir, flush, segments: Vec::new(), names: BTreeMap::new() })
+        Ok(FileStorage {
+            dir,
+            flush,
+            segments: Vec::new(),
+            names: BTreeMap::new(),
+            spare: None,
+            dir_unsynced: false,
+        })
     }
 
     fn sync_dir(&self) -> Result<(), StorageError> {
@@ -85,6 +109,64 @@ impl FileStorage {
     fn mapped(&self, id: SegmentId) -> &Mapped {
         self.segments[id.0].as_ref().expect("segment is open")
     }
+
+    /// The spare file of `size` bytes, ready: the one prepared ahead if it has that size, else
+    /// prepared now.
+    fn take_spare(&mut self, size: u64) -> Result<File, StorageError> {
+        let path = self.dir.join(SPARE_NAME);
+        match self.spare.take() {
+            Some(spare) if spare.size == size => spare
+                .ready
+                .join()
+                .unwrap_or_else(|_| Err(StorageError::Io("segment preparation panicked".into()))),
+            Some(spare) => {
+                drop(spare.ready.join());
+                prepare(&path, size)
+            }
+            None => prepare(&path, size),
+        }
+    }
+
+    /// Starts preparing the next segment file of `size` bytes on its own thread.
+    fn prepare_next(&mut self, size: u64) {
+        debug_assert!(self.spare.is_none(), "one spare at a time");
+        let path = self.dir.join(SPARE_NAME);
+        let ready = std::thread::Builder::new()
+            .name("ferrex-segment-prep".into())
+            .spawn(move || prepare(&path, size));
+        // A thread that cannot start leaves the next roll to prepare its file itself.
+        self.spare = ready.ok().map(|ready| Spare { size, ready });
+    }
+}
+
+impl Drop for FileStorage {
+    fn drop(&mut self) {
+        if let Some(spare) = self.spare.take() {
+            drop(spare.ready.join());
+            let _ = std::fs::remove_file(self.dir.join(SPARE_NAME));
+        }
+    }
+}
+
+/// The name of the segment file prepared ahead; not a segment until renamed (docs/FORMAT.md).
+pub const SPARE_NAME: &str = "next-segment.spare";
+
+/// Creates (or overwrites) the file at `path`, allocates `size` bytes and syncs it. On an error
+/// the file is removed.
+fn prepare(path: &Path, size: u64) -> Result<File, StorageError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| io(&e))?;
+    if let Err(error) = allocate(&file, size).and_then(|()| file.sync_all().map_err(|e| io(&e))) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(error);
+    }
+    Ok(file)
 }
 
 /// Allocates `size` bytes of disk for the file: an error (ENOSPC) now instead of a SIGBUS later.
@@ -115,21 +197,15 @@ impl Storage for FileStorage {
 
     fn create(&mut self, name: &str, size: u64) -> Result<SegmentId, StorageError> {
         let path = self.dir.join(name);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                StorageError::Exists(name.to_string())
-            } else {
-                io(&e)
-            }
-        })?;
-        if let Err(error) = allocate(&file, size) {
-            drop(file);
-            let _ = std::fs::remove_file(&path);
-            return Err(error);
+        if path.try_exists().map_err(|e| io(&e))? {
+            return Err(StorageError::Exists(name.to_string()));
         }
-        file.sync_all().map_err(|e| io(&e))?;
-        self.sync_dir()?;
-        self.map(name, file)
+        let file = self.take_spare(size)?;
+        std::fs::rename(self.dir.join(SPARE_NAME), &path).map_err(|e| io(&e))?;
+        self.dir_unsynced = true;
+        let id = self.map(name, file)?;
+        self.prepare_next(size);
+        Ok(id)
     }
 
     fn open(&mut self, name: &str) -> Result<SegmentId, StorageError> {
@@ -158,7 +234,15 @@ impl Storage for FileStorage {
             Flush::Msync => mapped.map.flush(),
             Flush::Fdatasync => mapped.file.sync_data(),
         };
-        result.map_err(|_| StorageError::SyncFailed { segment: mapped.name.clone() })
+        result.map_err(|_| StorageError::SyncFailed { segment: mapped.name.clone() })?;
+        if self.dir_unsynced {
+            // The names of segments created since the last sync (module docs).
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|_| StorageError::SyncFailed { segment: self.dir.display().to_string() })?;
+            self.dir_unsynced = false;
+        }
+        Ok(())
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StorageError> {

@@ -536,7 +536,6 @@ impl<S: Storage> Follower<S> {
     ) -> Result<(), JournalError> {
         while self.next_sequence <= sequence {
             let (id, first, at) = self.segment;
-            let name = segment_name(first);
             let bytes = self.storage.bytes(id);
             let decoded = if at + crate::record::HEADER_LEN <= bytes.len() {
                 decode(&bytes[at..])
@@ -547,7 +546,7 @@ impl<S: Storage> Follower<S> {
                 Decoded::Record(header, payload, used) => {
                     if header.sequence != self.next_sequence || header.prev_checksum != self.last_checksum {
                         return Err(JournalError::Corruption {
-                            segment: name,
+                            segment: segment_name(first),
                             offset: at,
                             reason: "record breaks the sequence or chain",
                         });
@@ -571,7 +570,7 @@ impl<S: Storage> Follower<S> {
                 }
                 Decoded::Invalid => {
                     return Err(JournalError::Corruption {
-                        segment: name,
+                        segment: segment_name(first),
                         offset: at,
                         reason: "invalid durable record",
                     });

@@ -373,13 +373,12 @@ impl<S: Storage> Running<S> {
     }
 }
 
-/// Pins the calling thread to `cpu` if this process may run there; returns the CPU it pinned to.
-/// The CPUs are listed before any pinning (`core_affinity` lists only those the caller may use).
+/// Pins the calling thread to `cpu` (best effort); returns the CPU it pinned to. The CPU is set
+/// directly, not looked up in `core_affinity`'s list: that list holds only the CPUs the calling
+/// thread may already run on, so a thread spawned by a pinned thread would find no other CPU.
 pub fn pin_current_thread(cpu: Option<usize>) -> Option<usize> {
     let cpu = cpu?;
-    let available = core_affinity::get_core_ids()?;
-    let id = available.into_iter().find(|c| c.id == cpu)?;
-    core_affinity::set_for_current(id).then_some(cpu)
+    core_affinity::set_for_current(core_affinity::CoreId { id: cpu }).then_some(cpu)
 }
 
 #[cfg(test)]

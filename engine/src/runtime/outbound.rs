@@ -72,13 +72,28 @@ pub fn outbound(consumers: usize, slots: usize, wait: WaitStrategy) -> (Outbound
     let mut lanes = Vec::with_capacity(consumers);
     let mut subscribers = Vec::with_capacity(consumers);
     for _ in 0..consumers {
-        let (producer, consumer) = rtrb::RingBuffer::new(slots);
+        let (mut producer, mut consumer) = rtrb::RingBuffer::new(slots);
+        prefault(&mut producer, &mut consumer, slots);
         let cut_at = Arc::new(AtomicU64::new(NOT_CUT));
         let waker = Waker::new();
         lanes.push(Lane { producer, cut_at: Arc::clone(&cut_at), waker: Arc::clone(&waker) });
         subscribers.push(Subscriber { consumer, cut_at, waiter: Waiter::new(wait, waker) });
     }
     (Outbound { lanes }, subscribers)
+}
+
+/// Writes every slot of a new queue once and reads it back, so no page of it faults on the
+/// core's hot path later (the queue is allocated, not yet touched).
+fn prefault(producer: &mut rtrb::Producer<Output>, consumer: &mut rtrb::Consumer<Output>, slots: usize) {
+    let filler = [Output::default(); 64];
+    let mut left = slots;
+    while left > 0 {
+        let n = left.min(filler.len());
+        producer.push_entire_slice(&filler[..n]).expect("an empty queue has room");
+        left -= n;
+    }
+    consumer.read_chunk(slots).expect("every slot written").commit_all();
+    debug_assert!(consumer.is_empty());
 }
 
 impl Outbound {
