@@ -55,6 +55,9 @@ enum Harness {
         /// The core's wait strategy: busy-spin, spin-yield or spin-park.
         #[arg(long, default_value = "busy-spin")]
         core_wait: String,
+        /// Records between snapshots (0: none during a row).
+        #[arg(long, default_value_t = 1_000_000)]
+        snapshot_every: u64,
         /// How a sync flushes the journal: fdatasync or msync.
         #[arg(long, default_value = "fdatasync")]
         flush: String,
@@ -99,12 +102,18 @@ fn main() {
             journal_harness(quick);
             return;
         }
-        Harness::Pipeline { quick, durability, core_wait, flush, rates } => {
+        Harness::Pipeline { quick, durability, core_wait, flush, rates, snapshot_every } => {
             let flush = match flush.as_str() {
                 "msync" => ferrex_journal::file::Flush::Msync,
                 _ => ferrex_journal::file::Flush::Fdatasync,
             };
-            pipeline_harness(quick, durability.as_deref(), (&core_wait, flush), rates.as_deref());
+            let snapshot_every = if snapshot_every == 0 { u64::MAX } else { snapshot_every };
+            pipeline_harness(
+                quick,
+                durability.as_deref(),
+                (&core_wait, flush, snapshot_every),
+                rates.as_deref(),
+            );
             return;
         }
         Harness::Recovery { quick } => {
@@ -184,7 +193,7 @@ fn journal_harness(quick: bool) {
 fn pipeline_harness(
     quick: bool,
     durability: Option<&str>,
-    (core_wait, flush): (&str, ferrex_journal::file::Flush),
+    (core_wait, flush, snapshot_every): (&str, ferrex_journal::file::Flush, u64),
     rates: Option<&[u64]>,
 ) {
     use ferrex_engine::runtime::Durability;
@@ -201,13 +210,19 @@ fn pipeline_harness(
     };
     let seconds = if quick { 0.5 } else { 2.0 };
     let max_commands = if quick { 1_000_000 } else { 4_000_000 };
-    let settings =
-        pipeline::Settings { durability: Durability::Async, seconds, max_commands, core_wait, flush };
+    let settings = pipeline::Settings {
+        durability: Durability::Async,
+        seconds,
+        max_commands,
+        core_wait,
+        flush,
+        snapshot_every,
+    };
     let generated = Instant::now();
     let mix = pipeline::mix_for(settings);
     let start = mix::prepared(&mix);
     println!(
-        "mix: {} commands generated in {:.1} s, {:.1}% trading; core wait {core_wait:?}; flush {flush:?}; {seconds} s per row\n",
+        "mix: {} commands generated in {:.1} s, {:.1}% trading; core wait {core_wait:?}; flush {flush:?}; snapshot every {snapshot_every} records; {seconds} s per row\n",
         mix.commands.len(),
         generated.elapsed().as_secs_f64(),
         mix.trading_share * 100.0

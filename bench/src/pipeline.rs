@@ -9,6 +9,7 @@
 //!
 //! Placement on a 2-CPU machine: the core on CPU 1 (pinned, busy-spinning unless asked otherwise),
 //! the generator and consumer on CPU 0 (pinned), the snapshotter at nice 10 beside them.
+//! The first fifth of each row is a warm-up, sent at the same rate but not recorded.
 //! A full ring during a run is counted (the command is retried; its latency keeps running from its
 //! intended time).
 
@@ -54,6 +55,8 @@ pub struct Settings {
     pub core_wait: WaitStrategy,
     /// How a sync flushes the journal.
     pub flush: Flush,
+    /// Records between snapshots (`u64::MAX`: none during the row; one on stop).
+    pub snapshot_every: u64,
 }
 
 /// Runs the mix at `rate` (or flat out) for the settings' duration; `mix_commands` must hold
@@ -71,6 +74,7 @@ pub fn run(mix: &mix::Mix, start: &Engine, rate: Option<u64>, settings: Settings
     }
     let mut config = RuntimeConfig::new(&scratch.0);
     config.flush = settings.flush;
+    config.snapshots.every_records = settings.snapshot_every;
     config.engine = *start.config();
     config.segment_bytes = SEGMENT;
     config.core.durability = settings.durability;
@@ -109,6 +113,7 @@ fn generate(
     let gap_ns = rate.map_or(0, |r| 1_000_000_000 / r);
     let mut outputs: Vec<Output> = Vec::with_capacity(1 << 16);
     let (mut sent, mut done, mut busy) = (0usize, 0usize, 0u64);
+    let warm_up = count / WARM_UP_PART;
     let epoch = Instant::now();
     let now_ns = || u64::try_from(epoch.elapsed().as_nanos()).expect("fits");
     while done < count {
@@ -139,7 +144,9 @@ fn generate(
         let now = now_ns();
         for output in &outputs {
             if let Item::Done { command: true, .. } = output.item {
-                latency.saturating_record(now.saturating_sub(output.origin.tag).max(1));
+                if done >= warm_up {
+                    latency.saturating_record(now.saturating_sub(output.origin.tag).max(1));
+                }
                 done += 1;
             }
         }
@@ -182,6 +189,11 @@ pub fn mix_for(settings: Settings) -> mix::Mix {
     let fixed = (2_000_000.0 * settings.seconds) as usize;
     mix::generate(fixed.max(settings.max_commands), 42)
 }
+
+/// The first `1 / WARM_UP_PART` of each row's commands warm the pipeline (page faults of the
+/// journal's first pages, caches) and are not recorded; they are sent at the row's rate all the
+/// same.
+pub const WARM_UP_PART: usize = 5;
 
 /// Pause between rows so the disk's write-back of the previous row settles.
 pub const BETWEEN_ROWS: Duration = Duration::from_millis(300);

@@ -7,7 +7,7 @@
 //! and appends its [`Event`]s to a reusable buffer.
 //!
 //! Around it: [`snapshot`] (the state as bytes and back), [`recovery`] (newest usable snapshot plus
-//! the journal after it), [`runtime`] (threads and clocks: the snapshotter), [`codec`] (commands as
+//! the journal after it), [`runtime`] (threads and clocks: the rings, the core thread, the snapshotter), [`codec`] (commands as
 //! journal payloads).
 //!
 //! Invariants (the rules of ../shared/DESIGN.md, stated as absences):

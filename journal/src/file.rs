@@ -43,7 +43,7 @@ pub enum Flush {
 /// A segment file being prepared ahead of need (module docs).
 struct Spare {
     size: u64,
-    ready: std::thread::JoinHandle<Result<File, StorageError>>,
+    ready: std::thread::JoinHandle<Result<(File, MmapMut), StorageError>>,
 }
 
 struct Mapped {
@@ -61,6 +61,8 @@ pub struct FileStorage {
     spare: Option<Spare>,
     /// A rename into the directory is not yet durable (synced by the next `sync`).
     dir_unsynced: bool,
+    /// The CPU that prepares spare files (keep it off the core's).
+    prepare_cpu: Option<usize>,
 }
 
 impl std::fmt::Debug for FileStorage {
@@ -88,7 +90,14 @@ impl FileStorage {
             names: BTreeMap::new(),
             spare: None,
             dir_unsynced: false,
+            prepare_cpu: None,
         })
+    }
+
+    /// Pins the threads that prepare spare segment files to `cpu` (best effort), so they do not
+    /// inherit the affinity of the thread that rolls the log (the core's own CPU).
+    pub fn set_prepare_cpu(&mut self, cpu: Option<usize>) {
+        self.prepare_cpu = cpu;
     }
 
     fn sync_dir(&self) -> Result<(), StorageError> {
@@ -96,10 +105,11 @@ impl FileStorage {
     }
 
     fn map(&mut self, name: &str, file: File) -> Result<SegmentId, StorageError> {
-        // SAFETY: the mapping is of a regular file this process created or opened for reading and
-        // writing, whose length never changes while it is mapped, in a directory that belongs to
-        // this process alone (module docs); so the mapped bytes stay valid memory for its life.
-        let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| io(&e))?;
+        let map = map_file(&file)?;
+        self.install(name, file, map)
+    }
+
+    fn install(&mut self, name: &str, file: File, map: MmapMut) -> Result<SegmentId, StorageError> {
         let id = self.segments.len();
         self.segments.push(Some(Mapped { name: name.to_string(), file, map }));
         self.names.insert(name.to_string(), id);
@@ -112,7 +122,7 @@ impl FileStorage {
 
     /// The spare file of `size` bytes, ready: the one prepared ahead if it has that size, else
     /// prepared now.
-    fn take_spare(&mut self, size: u64) -> Result<File, StorageError> {
+    fn take_spare(&mut self, size: u64) -> Result<(File, MmapMut), StorageError> {
         let path = self.dir.join(SPARE_NAME);
         match self.spare.take() {
             Some(spare) if spare.size == size => spare
@@ -151,9 +161,11 @@ impl Drop for FileStorage {
 /// The name of the segment file prepared ahead; not a segment until renamed (docs/FORMAT.md).
 pub const SPARE_NAME: &str = "next-segment.spare";
 
-/// Creates (or overwrites) the file at `path`, allocates `size` bytes and syncs it. On an error
-/// the file is removed.
-fn prepare(path: &Path, size: u64) -> Result<File, StorageError> {
+/// Creates (or overwrites) the file at `path`, allocates `size` bytes, syncs it and maps it. On
+/// an error the file is removed. (Pre-faulting the mapping here with `MADV_POPULATE_WRITE`, or
+/// zero-filling the file, measured worse in the pipeline harness: the extra write-back competes
+/// with the journal's own.)
+fn prepare(path: &Path, size: u64) -> Result<(File, MmapMut), StorageError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -166,7 +178,16 @@ fn prepare(path: &Path, size: u64) -> Result<File, StorageError> {
         let _ = std::fs::remove_file(path);
         return Err(error);
     }
-    Ok(file)
+    let map = map_file(&file)?;
+    Ok((file, map))
+}
+
+/// Maps a segment file for reading and writing.
+fn map_file(file: &File) -> Result<MmapMut, StorageError> {
+    // SAFETY: the mapping is of a regular file this process created or opened for reading and
+    // writing, whose length never changes while it is mapped, in a directory that belongs to
+    // this process alone (module docs); so the mapped bytes stay valid memory for its life.
+    unsafe { MmapMut::map_mut(file) }.map_err(|e| io(&e))
 }
 
 /// Allocates `size` bytes of disk for the file: an error (ENOSPC) now instead of a SIGBUS later.
@@ -200,10 +221,10 @@ impl Storage for FileStorage {
         if path.try_exists().map_err(|e| io(&e))? {
             return Err(StorageError::Exists(name.to_string()));
         }
-        let file = self.take_spare(size)?;
+        let (file, map) = self.take_spare(size)?;
         std::fs::rename(self.dir.join(SPARE_NAME), &path).map_err(|e| io(&e))?;
         self.dir_unsynced = true;
-        let id = self.map(name, file)?;
+        let id = self.install(name, file, map)?;
         self.prepare_next(size);
         Ok(id)
     }

@@ -1,8 +1,9 @@
 //! Storage of segment files behind a trait, so that tests can simulate crashes and I/O faults.
 //!
-//! A segment is a fixed-size byte region: created preallocated and zero-filled (durable, directory
-//! included, before `create` returns), written in memory (`write`: not durable), made durable by
-//! `sync`. The file implementation maps the file (next step of issue 4); [`MemStorage`] keeps every
+//! A segment is a fixed-size byte region: created preallocated and zero-filled (its allocation
+//! durable before `create` returns; its name durable no later than the next `sync` of any
+//! segment), written in memory (`write`: not durable), made durable by `sync`. The file
+//! implementation maps the file (`file.rs`); [`MemStorage`] keeps every
 //! segment twice, as written and as last synced, and can produce the storage a crash would leave:
 //! - [`Crash::DropUnsynced`]: every byte written since the last sync is lost;
 //! - [`Crash::RandomPages`]: of the 4 KiB pages changed since the last sync, a random subset reached

@@ -70,7 +70,7 @@ impl Core {
 fn snapshots_follow_the_durable_watermark_and_are_exact() {
     let dir = TempDir::new("snapshotter");
     let mut core = Core::new(&dir.0);
-    let policy = SnapshotPolicy { every_records: 300, every: Duration::from_hours(1), keep: 2 };
+    let policy = SnapshotPolicy { every_records: 300, every: Duration::from_hours(1), keep: 2, cpu: None };
     let storage = FileStorage::open(&dir.0, Flush::Fdatasync).unwrap();
     let snapshotter = Snapshotter::start(
         storage,
@@ -126,7 +126,8 @@ fn snapshots_follow_the_durable_watermark_and_are_exact() {
 fn a_time_policy_takes_snapshots_without_a_record_threshold() {
     let dir = TempDir::new("snapshotter-time");
     let mut core = Core::new(&dir.0);
-    let policy = SnapshotPolicy { every_records: u64::MAX, every: Duration::from_millis(1), keep: 3 };
+    let policy =
+        SnapshotPolicy { every_records: u64::MAX, every: Duration::from_millis(1), keep: 3, cpu: None };
     let storage = FileStorage::open(&dir.0, Flush::Fdatasync).unwrap();
     let snapshotter = Snapshotter::start(
         storage,

@@ -142,7 +142,10 @@ impl Runtime {
     /// Recovers the journal in `config.dir` and starts the core.
     pub fn start(config: &RuntimeConfig) -> Result<Started, RuntimeError> {
         let started_at = Instant::now();
-        let storage = FileStorage::open(&config.dir, config.flush)?;
+        // Background threads (snapshotter, segment preparation) stay off the core's CPU.
+        let background_cpu = config.core.cpu.map(|core| usize::from(core == 0));
+        let mut storage = FileStorage::open(&config.dir, config.flush)?;
+        storage.set_prepare_cpu(background_cpu);
         let (mut wal, _) = Wal::open(storage, config.segment_bytes)?;
         let created = wal.next_sequence() == 1 && snapshot::list(wal.storage())?.is_empty();
         if created {
@@ -161,7 +164,7 @@ impl Runtime {
             engine.clone(),
             (recovered.last_sequence, recovered.last_timestamp_ns),
             Arc::clone(&durable),
-            config.snapshots,
+            SnapshotPolicy { cpu: config.snapshots.cpu.or(background_cpu), ..config.snapshots },
         )?;
         let waker = Waker::new();
         let (submitter, intake) = inbound(config.ring_slots, Arc::clone(&waker));

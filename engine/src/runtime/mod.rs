@@ -1,5 +1,13 @@
 //! The runtime side of the engine crate: the threads and clocks around the pure state machine.
-//! Issue 4 brings the snapshotter; issue 5 the ring, the sequencer and the core thread.
+//!
+//! ```text
+//! producers --Submitter::submit--> inbound ring --Intake--> core thread --Outbound--> queues --> Subscribers
+//!                                                          | stamp, journal, apply, sync
+//!                                                          | durable watermark (AtomicU64)
+//!                                                          + snapshotter (follows the watermark)
+//! ```
+//!
+//! [`Runtime::start`] recovers and starts everything; [`Runtime::stop`] drains and stops it.
 //!
 //! Boundary: the state machine's modules never use this one; this one drives an [`Engine`] only
 //! through `apply_at` and reads it through its public views. Clocks and threads are allowed here

@@ -38,11 +38,13 @@ pub struct SnapshotPolicy {
     pub every: Duration,
     /// Valid snapshots kept (at least 1).
     pub keep: usize,
+    /// The CPU the thread is pinned to (best effort): keep it off the core's.
+    pub cpu: Option<usize>,
 }
 
 impl Default for SnapshotPolicy {
     fn default() -> Self {
-        SnapshotPolicy { every_records: 1_000_000, every: Duration::from_mins(1), keep: 3 }
+        SnapshotPolicy { every_records: 1_000_000, every: Duration::from_mins(1), keep: 3, cpu: None }
     }
 }
 
@@ -139,6 +141,7 @@ impl Snapshotter {
             .name("ferrex-snapshotter".into())
             .spawn(move || {
                 ferrex_journal::file::lower_thread_priority();
+                let _ = super::core::pin_current_thread(policy.cpu);
                 let result = run(&thread_shared, work, policy);
                 lock(&thread_shared.progress).running = false;
                 thread_shared.changed.notify_all();

@@ -36,7 +36,8 @@ fn main() -> Result<()> {
     let mut config = RuntimeConfig::new(dir);
     config.engine = money_config();
     config.segment_bytes = 16 * 4096;
-    config.snapshots = SnapshotPolicy { every_records: 3_000, every: Duration::from_millis(50), keep: 2 };
+    config.snapshots =
+        SnapshotPolicy { every_records: 3_000, every: Duration::from_millis(50), keep: 2, cpu: None };
     config.core.durability = durability;
     config.core.batch_max = 64;
     config.core.maintain_every = 1_000;
