@@ -106,14 +106,14 @@ impl FileStorage {
 
     fn map(&mut self, name: &str, file: File) -> Result<SegmentId, StorageError> {
         let map = map_file(&file)?;
-        self.install(name, file, map)
+        Ok(self.install(name, file, map))
     }
 
-    fn install(&mut self, name: &str, file: File, map: MmapMut) -> Result<SegmentId, StorageError> {
+    fn install(&mut self, name: &str, file: File, map: MmapMut) -> SegmentId {
         let id = self.segments.len();
         self.segments.push(Some(Mapped { name: name.to_string(), file, map }));
         self.names.insert(name.to_string(), id);
-        Ok(SegmentId(id))
+        SegmentId(id)
     }
 
     fn mapped(&self, id: SegmentId) -> &Mapped {
@@ -224,7 +224,7 @@ impl Storage for FileStorage {
         let (file, map) = self.take_spare(size)?;
         std::fs::rename(self.dir.join(SPARE_NAME), &path).map_err(|e| io(&e))?;
         self.dir_unsynced = true;
-        let id = self.install(name, file, map)?;
+        let id = self.install(name, file, map);
         self.prepare_next(size);
         Ok(id)
     }
