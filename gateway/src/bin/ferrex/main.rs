@@ -1,5 +1,7 @@
-//! `ferrex`: the operator's tool for a journal directory (and, from issue 6, the server).
+//! `ferrex`: the server and the operator's tools.
 //!
+//! - `ferrex serve [--config FILE]`: the exchange (the embedded demo market without a file);
+//! - `ferrex config check FILE`: validate a configuration, naming the bad key;
 //! - `ferrex journal verify|dump|stats DIR`: check and read a journal;
 //! - `ferrex replay DIR`: the exact state after any record or at any time, with reports;
 //! - `ferrex snapshot take|list|verify|inspect DIR`: snapshots.
@@ -12,6 +14,7 @@
 mod describe;
 mod journal;
 mod replay;
+mod serve;
 mod snapshot;
 
 use std::io::IsTerminal;
@@ -27,7 +30,7 @@ use ferrex_journal::wal::{DATA_START, Recovery, SEGMENT_MAGIC, Wal};
 #[command(
     name = "ferrex",
     version,
-    about = "ferrex: journal, replay and snapshot tools of the ferrex exchange engine"
+    about = "ferrex: the ferrex exchange server and its journal, replay and snapshot tools"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +39,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Top {
+    /// Run the exchange: the WebSocket API on the configured market (the embedded demo market
+    /// without --config).
+    Serve(serve::ServeArgs),
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Check and read a journal directory.
     #[command(subcommand)]
     Journal(JournalCommand),
@@ -44,6 +53,12 @@ enum Top {
     /// Take, list, verify and inspect snapshots.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validates a configuration file and its keystore; exit 1 naming the bad key.
+    Check(serve::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +106,8 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Top::Serve(args) => serve::serve(&args),
+        Top::Config(ConfigCommand::Check(args)) => serve::check(&args),
         Top::Journal(JournalCommand::Verify(args)) => journal::verify(&args.dir, args.format),
         Top::Journal(JournalCommand::Dump(args)) => journal::dump(&args),
         Top::Journal(JournalCommand::Stats(args)) => journal::stats(&args.dir, args.format),

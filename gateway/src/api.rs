@@ -1,0 +1,693 @@
+//! The WebSocket JSON API, following the Binance Spot WebSocket API for what it implements:
+//! requests `{"id","method","params"}`, responses `{"id","status","result"}` or
+//! `{"id","status","error":{"code","msg"}}`; signed requests carry `apiKey`, `timestamp`,
+//! optional `recvWindow` and `signature` (HMAC-SHA256, hex, of the other parameters sorted by name
+//! and joined as `key=value&...`). Prices and quantities are decimal strings on the instrument's
+//! grid (off-grid values are refused, never rounded).
+//!
+//! This module is pure: [`Api::request`] turns a text frame into either an immediate response or
+//! something to submit to the core (with what is needed to answer later), and [`Api::respond`]
+//! turns a request's outputs into its response. The server (`server.rs`) does the I/O.
+//!
+//! Methods so far: `ping`, `time`, `exchangeInfo`, `depth`, `order.place`, `order.cancel`,
+//! `order.status`, `openOrders.status`, `account.status`. Error codes: [`codes`].
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrex_engine::runtime::message::{Answer, Body, Item, Output, Query};
+use ferrex_engine::{
+    Cancel, ClientOrderId, Command, Event, OrderId, OrderRef, OrderType, Place, Price, Qty,
+    SelfTradePrevention, Side, TimeInForce, UserId,
+};
+use hmac::{KeyInit, Mac};
+use serde_json::{Map, Value, json};
+
+use crate::config::{Key, Listed, Validated};
+use crate::decimal;
+
+/// Error codes (Binance's numbers where Binance has the case).
+pub mod codes {
+    /// The request is not valid JSON or not a request object.
+    pub const MALFORMED: i32 = -1000;
+    /// The server is overloaded (the inbound ring is full): retry later.
+    pub const SERVER_BUSY: i32 = -1008;
+    /// The timestamp is outside the receive window.
+    pub const INVALID_TIMESTAMP: i32 = -1021;
+    /// The signature does not match.
+    pub const INVALID_SIGNATURE: i32 = -1022;
+    /// A parameter is missing or malformed.
+    pub const BAD_PARAM: i32 = -1102;
+    /// A parameter the method does not take.
+    pub const UNKNOWN_PARAM: i32 = -1103;
+    /// A price or quantity off the instrument's grid or out of range.
+    pub const BAD_PRECISION: i32 = -1111;
+    /// No such symbol.
+    pub const BAD_SYMBOL: i32 = -1121;
+    /// Unknown method.
+    pub const UNKNOWN_METHOD: i32 = -1199;
+    /// The engine rejected the order (the message carries the engine's reject code).
+    pub const ORDER_REJECTED: i32 = -2010;
+    /// The engine rejected the cancel.
+    pub const CANCEL_REJECTED: i32 = -2011;
+    /// No such order.
+    pub const NO_SUCH_ORDER: i32 = -2013;
+    /// Unknown API key.
+    pub const BAD_API_KEY: i32 = -2015;
+}
+
+/// Parameters each method accepts beyond the signature fields.
+const SIGNATURE_PARAMS: [&str; 4] = ["apiKey", "timestamp", "recvWindow", "signature"];
+
+/// What a request needs from the core, and how to answer it once the outputs are in.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The client's request id.
+    pub id: Value,
+    /// What to render.
+    pub kind: Kind,
+}
+
+/// How to render a request's outputs.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// `order.place`.
+    Place {
+        /// Instrument index.
+        instrument: usize,
+        /// Client order id.
+        client_order_id: String,
+        /// The order as sent.
+        place: Place,
+    },
+    /// `order.cancel`.
+    Cancel {
+        /// Instrument index.
+        instrument: usize,
+    },
+    /// `order.status`.
+    Status {
+        /// Instrument index.
+        instrument: usize,
+    },
+    /// `openOrders.status`.
+    OpenOrders,
+    /// `account.status`.
+    Account,
+    /// `depth`.
+    Depth {
+        /// Instrument index.
+        instrument: usize,
+    },
+}
+
+/// What to do with a frame.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this response now.
+    Reply(String),
+    /// Submit this to the core; answer with [`Api::respond`] when its outputs are in.
+    Submit(Box<(Body, Pending)>),
+}
+
+fn submit(body: Body, pending: Pending) -> Action {
+    Action::Submit(Box::new((body, pending)))
+}
+
+/// A refused request: code and message.
+struct Refusal(i32, String);
+
+fn refuse(code: i32, msg: impl Into<String>) -> Refusal {
+    Refusal(code, msg.into())
+}
+
+/// The API's state: the market (from the configuration) and the keystore.
+#[derive(Debug)]
+pub struct Api {
+    market: Validated,
+    keys: BTreeMap<String, Key>,
+    recv_window_ms_max: u64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An error response.
+pub fn error_response(id: &Value, code: i32, msg: &str) -> String {
+    json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
+}
+
+fn ok_response(id: &Value, result: &Value) -> String {
+    json!({"id": id, "status": 200, "result": result, "rateLimits": []}).to_string()
+}
+
+fn text_param<'a>(params: &'a Map<String, Value>, name: &str) -> Result<&'a str, Refusal> {
+    params.get(name).and_then(Value::as_str).ok_or_else(|| {
+        refuse(
+            codes::BAD_PARAM,
+            format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+        )
+    })
+}
+
+fn u64_param(params: &Map<String, Value>, name: &str) -> Result<Option<u64>, Refusal> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            n.as_u64().map(Some).ok_or_else(|| refuse(codes::BAD_PARAM, format!("'{name}' is malformed")))
+        }
+        Some(Value::String(s)) => {
+            s.parse().map(Some).map_err(|_| refuse(codes::BAD_PARAM, format!("'{name}' is malformed")))
+        }
+        Some(_) => Err(refuse(codes::BAD_PARAM, format!("'{name}' is malformed"))),
+    }
+}
+
+/// The text a signature covers: every parameter but `signature`, sorted, `key=value&...`.
+pub fn signature_payload(params: &Map<String, Value>) -> String {
+    let mut pairs: Vec<(&String, String)> = params
+        .iter()
+        .filter(|(k, _)| k.as_str() != "signature")
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+/// HMAC-SHA256 of `payload` with `secret`, lowercase hex.
+pub fn sign(secret: &str, payload: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(payload.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Api {
+    /// The API over a validated market and its keys.
+    pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64) -> Api {
+        Api { market, keys: keys.into_iter().map(|k| (k.api_key.clone(), k)).collect(), recv_window_ms_max }
+    }
+
+    /// The market.
+    pub fn market(&self) -> &Validated {
+        &self.market
+    }
+
+    /// Handles one text frame.
+    pub fn request(&self, text: &str) -> Action {
+        let Ok(Value::Object(mut request)) = serde_json::from_str::<Value>(text) else {
+            return Action::Reply(error_response(
+                &Value::Null,
+                codes::MALFORMED,
+                "Malformed request: not a JSON object.",
+            ));
+        };
+        let id = request.remove("id").unwrap_or(Value::Null);
+        let method = request.remove("method");
+        let params = match request.remove("params") {
+            None => Map::new(),
+            Some(Value::Object(params)) => params,
+            Some(_) => {
+                return Action::Reply(error_response(&id, codes::MALFORMED, "'params' must be an object."));
+            }
+        };
+        if let Some(extra) = request.keys().next() {
+            return Action::Reply(error_response(
+                &id,
+                codes::MALFORMED,
+                &format!("Unknown request field '{extra}'."),
+            ));
+        }
+        let Some(Value::String(method)) = method else {
+            return Action::Reply(error_response(&id, codes::MALFORMED, "'method' must be a string."));
+        };
+        match self.dispatch(&id, &method, &params) {
+            Ok(action) => action,
+            Err(Refusal(code, msg)) => Action::Reply(error_response(&id, code, &msg)),
+        }
+    }
+
+    fn dispatch(&self, id: &Value, method: &str, params: &Map<String, Value>) -> Result<Action, Refusal> {
+        let pending = |kind| Pending { id: id.clone(), kind };
+        match method {
+            "ping" => {
+                only(params, &[])?;
+                Ok(Action::Reply(ok_response(id, &json!({}))))
+            }
+            "time" => {
+                only(params, &[])?;
+                Ok(Action::Reply(ok_response(id, &json!({"serverTime": now_ms()}))))
+            }
+            "exchangeInfo" => {
+                only(params, &["symbol", "symbols"])?;
+                Ok(Action::Reply(ok_response(id, &self.exchange_info())))
+            }
+            "depth" => {
+                only(params, &["symbol", "limit"])?;
+                let instrument = self.instrument(params)?;
+                let limit = u64_param(params, "limit")?.unwrap_or(100).clamp(1, 5000);
+                let levels_max = u16::try_from(limit).expect("clamped");
+                let query = Query::Depth { instrument: self.market.instruments[instrument].id, levels_max };
+                Ok(submit(Body::Query(query), pending(Kind::Depth { instrument })))
+            }
+            "order.place" => {
+                let user = self.authenticate(
+                    params,
+                    &["symbol", "side", "type", "timeInForce", "price", "quantity", "newClientOrderId"],
+                )?;
+                let (place, instrument, client_order_id) = self.place(user, params)?;
+                Ok(submit(
+                    Body::Command(Command::Place(place)),
+                    pending(Kind::Place { instrument, client_order_id, place }),
+                ))
+            }
+            "order.cancel" => {
+                let user = self.authenticate(params, &["symbol", "orderId", "origClientOrderId"])?;
+                let instrument = self.instrument(params)?;
+                let order = order_ref(params)?;
+                let cancel = Cancel { user, instrument: self.market.instruments[instrument].id, order };
+                Ok(submit(Body::Command(Command::Cancel(cancel)), pending(Kind::Cancel { instrument })))
+            }
+            "order.status" => {
+                let user = self.authenticate(params, &["symbol", "orderId", "origClientOrderId"])?;
+                let instrument = self.instrument(params)?;
+                let order = order_ref(params)?;
+                Ok(submit(
+                    Body::Query(Query::OrderStatus { user, order }),
+                    pending(Kind::Status { instrument }),
+                ))
+            }
+            "openOrders.status" => {
+                let user = self.authenticate(params, &["symbol"])?;
+                let instrument = match params.get("symbol") {
+                    Some(_) => Some(self.market.instruments[self.instrument(params)?].id),
+                    None => None,
+                };
+                Ok(submit(Body::Query(Query::OpenOrders { user, instrument }), pending(Kind::OpenOrders)))
+            }
+            "account.status" => {
+                let user = self.authenticate(params, &[])?;
+                Ok(submit(Body::Query(Query::Balances { user }), pending(Kind::Account)))
+            }
+            other => Err(refuse(codes::UNKNOWN_METHOD, format!("Unknown method '{other}'."))),
+        }
+    }
+
+    /// Checks the signature fields and the parameters; returns the key's user.
+    fn authenticate(&self, params: &Map<String, Value>, allowed: &[&str]) -> Result<UserId, Refusal> {
+        only(params, &[allowed, &SIGNATURE_PARAMS[..]].concat())?;
+        let api_key = text_param(params, "apiKey")?;
+        let key = self
+            .keys
+            .get(api_key)
+            .ok_or_else(|| refuse(codes::BAD_API_KEY, "Invalid API-key, IP, or permissions for action."))?;
+        let timestamp = u64_param(params, "timestamp")?.ok_or_else(|| {
+            refuse(
+                codes::BAD_PARAM,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+            )
+        })?;
+        let window = u64_param(params, "recvWindow")?.unwrap_or(5_000);
+        if window > self.recv_window_ms_max {
+            return Err(refuse(
+                codes::BAD_PARAM,
+                format!("'recvWindow' must be at most {}.", self.recv_window_ms_max),
+            ));
+        }
+        let now = now_ms();
+        if timestamp > now + 1_000 || now.saturating_sub(timestamp) > window {
+            return Err(refuse(
+                codes::INVALID_TIMESTAMP,
+                "Timestamp for this request is outside of the recvWindow.",
+            ));
+        }
+        let signature = text_param(params, "signature")?;
+        let expected = sign(&key.secret, &signature_payload(params));
+        if !constant_time_eq(signature.as_bytes(), expected.as_bytes()) {
+            return Err(refuse(codes::INVALID_SIGNATURE, "Signature for this request is not valid."));
+        }
+        Ok(UserId(key.user))
+    }
+
+    fn instrument(&self, params: &Map<String, Value>) -> Result<usize, Refusal> {
+        let symbol = text_param(params, "symbol")?;
+        self.market
+            .instruments
+            .iter()
+            .position(|l| l.symbol == symbol)
+            .ok_or_else(|| refuse(codes::BAD_SYMBOL, "Invalid symbol."))
+    }
+
+    fn place(&self, user: UserId, params: &Map<String, Value>) -> Result<(Place, usize, String), Refusal> {
+        let instrument = self.instrument(params)?;
+        let listed: &Listed = &self.market.instruments[instrument];
+        let side = match text_param(params, "side")? {
+            "BUY" => Side::Buy,
+            "SELL" => Side::Sell,
+            _ => return Err(refuse(codes::BAD_PARAM, "'side' must be BUY or SELL.")),
+        };
+        let order_type = match text_param(params, "type")? {
+            "LIMIT" => OrderType::Limit,
+            "MARKET" => OrderType::Market,
+            _ => return Err(refuse(codes::BAD_PARAM, "'type' must be LIMIT or MARKET.")),
+        };
+        let time_in_force = match (order_type, params.get("timeInForce").and_then(Value::as_str)) {
+            (OrderType::Limit, Some("GTC")) => TimeInForce::Gtc,
+            (_, Some("IOC")) | (OrderType::Market, None) => TimeInForce::Ioc,
+            (_, Some("FOK")) => TimeInForce::Fok,
+            (OrderType::Limit, None) => {
+                return Err(refuse(codes::BAD_PARAM, "Mandatory parameter 'timeInForce' was not sent."));
+            }
+            _ => return Err(refuse(codes::BAD_PARAM, "'timeInForce' must be GTC, IOC or FOK.")),
+        };
+        let qty = decimal::to_steps(text_param(params, "quantity")?, listed.spec.lot)
+            .map_err(|e| refuse(codes::BAD_PRECISION, format!("'quantity': {e}.")))?;
+        let price = match (order_type, params.get("price")) {
+            (_, Some(_)) => Some(Price(
+                decimal::to_steps(text_param(params, "price")?, listed.spec.tick)
+                    .map_err(|e| refuse(codes::BAD_PRECISION, format!("'price': {e}.")))?,
+            )),
+            (OrderType::Limit, None) => {
+                return Err(refuse(codes::BAD_PARAM, "Mandatory parameter 'price' was not sent."));
+            }
+            (OrderType::Market, None) => None,
+        };
+        let client_text = params.get("newClientOrderId").and_then(Value::as_str).unwrap_or("");
+        let client_order_id = ClientOrderId::new(client_text).map_err(|_| {
+            refuse(codes::BAD_PARAM, "'newClientOrderId' must be 1 to 36 characters of [A-Za-z0-9._:-].")
+        })?;
+        let place = Place {
+            user,
+            instrument: listed.id,
+            client_order_id,
+            side,
+            order_type,
+            price,
+            qty: Qty(qty),
+            time_in_force,
+            self_trade: SelfTradePrevention::None,
+            levels_max: if order_type == OrderType::Market && price.is_none() { 1000 } else { 0 },
+            ..Place::default()
+        };
+        Ok((place, instrument, client_text.to_string()))
+    }
+
+    fn exchange_info(&self) -> Value {
+        let symbols: Vec<Value> = self
+            .market
+            .instruments
+            .iter()
+            .map(|l| {
+                let s = &l.spec;
+                json!({
+                    "symbol": l.symbol,
+                    "status": "TRADING",
+                    "baseAsset": l.assets.0,
+                    "quoteAsset": l.assets.1,
+                    "kind": if s.kind == ferrex_engine::InstrumentKind::Spot { "SPOT" } else { "PERPETUAL" },
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "filters": [
+                        {"filterType": "PRICE_FILTER", "minPrice": decimal::format_steps(s.price_min.0, s.tick),
+                         "maxPrice": decimal::format_steps(s.price_max.0, s.tick), "tickSize": decimal::format_steps(1, s.tick)},
+                        {"filterType": "LOT_SIZE", "minQty": decimal::format_steps(s.qty_min.0, s.lot),
+                         "maxQty": decimal::format_steps(s.qty_max.0, s.lot), "stepSize": decimal::format_steps(1, s.lot)},
+                    ],
+                    "makerFeeBps": s.maker_fee_bps,
+                    "takerFeeBps": s.taker_fee_bps,
+                })
+            })
+            .collect();
+        json!({"timezone": "UTC", "serverTime": now_ms(), "rateLimits": [], "symbols": symbols})
+    }
+
+    /// The response to a request once its outputs (through its `Done`) are in.
+    pub fn respond(&self, pending: &Pending, outputs: &[Output]) -> String {
+        let id = &pending.id;
+        let sequence = outputs.last().map_or(0, |o| o.sequence);
+        let events =
+            || outputs.iter().filter_map(|o| if let Item::Event(e) = o.item { Some(e) } else { None });
+        let answers =
+            || outputs.iter().filter_map(|o| if let Item::Answer(a) = o.item { Some(a) } else { None });
+        let time_ms = outputs.iter().rev().find_map(|o| match o.item {
+            Item::Done { timestamp_ns, .. } => Some(timestamp_ns / 1_000_000),
+            _ => None,
+        });
+        match &pending.kind {
+            Kind::Place { instrument, client_order_id, place } => {
+                if let Some(code) = events()
+                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
+                {
+                    return error_response(
+                        id,
+                        codes::ORDER_REJECTED,
+                        &format!("Order rejected: {} ({code:?}).", code.code()),
+                    );
+                }
+                self.placed(
+                    id,
+                    *instrument,
+                    client_order_id,
+                    place,
+                    &events().collect::<Vec<_>>(),
+                    time_ms.unwrap_or(0),
+                )
+            }
+            Kind::Cancel { instrument } => {
+                if let Some(code) = events()
+                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
+                {
+                    return error_response(
+                        id,
+                        codes::CANCEL_REJECTED,
+                        &format!("Cancel rejected: {} ({code:?}).", code.code()),
+                    );
+                }
+                let listed = &self.market.instruments[*instrument];
+                match events().find_map(|e| {
+                    if let Event::Cancelled { order, qty, .. } = e { Some((order, qty)) } else { None }
+                }) {
+                    Some((order, qty)) => ok_response(
+                        id,
+                        &json!({"symbol": listed.symbol, "orderId": order.0, "status": "CANCELED",
+                               "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot), "transactTime": time_ms}),
+                    ),
+                    None => error_response(id, codes::CANCEL_REJECTED, "Cancel rejected."),
+                }
+            }
+            Kind::Status { instrument } => match answers().next() {
+                Some(Answer::Order(order)) => ok_response(id, &self.open_order(*instrument, &order)),
+                _ => error_response(id, codes::NO_SUCH_ORDER, "Order does not exist."),
+            },
+            Kind::OpenOrders => {
+                let orders: Vec<Value> = answers()
+                    .filter_map(|a| if let Answer::Order(o) = a { Some(o) } else { None })
+                    .filter_map(|o| {
+                        let index = self.market.instruments.iter().position(|l| l.id == o.instrument)?;
+                        Some(self.open_order(index, &o))
+                    })
+                    .collect();
+                ok_response(id, &Value::Array(orders))
+            }
+            Kind::Account => {
+                let balances: Vec<Value> = answers()
+                    .filter_map(|a| {
+                        if let Answer::Balance { asset, balance } = a { Some((asset, balance)) } else { None }
+                    })
+                    .filter_map(|(asset, balance)| {
+                        let (symbol, scale) = self.market.assets.get(asset.0 as usize)?;
+                        Some(
+                            json!({"asset": symbol, "free": decimal::format_units(balance.available, *scale),
+                                    "locked": decimal::format_units(balance.held, *scale)}),
+                        )
+                    })
+                    .collect();
+                ok_response(id, &json!({"balances": balances, "updateTime": time_ms}))
+            }
+            Kind::Depth { instrument } => {
+                let listed = &self.market.instruments[*instrument];
+                let mut sides = (Vec::new(), Vec::new());
+                for answer in answers() {
+                    if let Answer::Level { side, price, qty } = answer {
+                        let level = json!([
+                            decimal::format_steps(price.0, listed.spec.tick),
+                            decimal::format_steps(qty.0, listed.spec.lot)
+                        ]);
+                        if side == Side::Buy { sides.0.push(level) } else { sides.1.push(level) }
+                    }
+                }
+                ok_response(id, &json!({"lastUpdateId": sequence, "bids": sides.0, "asks": sides.1}))
+            }
+        }
+    }
+
+    fn placed(
+        &self,
+        id: &Value,
+        instrument: usize,
+        client_order_id: &str,
+        place: &Place,
+        events: &[Event],
+        time_ms: u64,
+    ) -> String {
+        let listed = &self.market.instruments[instrument];
+        let (tick, lot) = (listed.spec.tick, listed.spec.lot);
+        let order = events
+            .iter()
+            .find_map(|e| if let Event::Accepted(a) = e { Some(a.order) } else { None })
+            .unwrap_or(OrderId(0));
+        let fills: Vec<&ferrex_engine::Fill> = events
+            .iter()
+            .filter_map(|e| if let Event::Fill(f) = e { Some(f) } else { None })
+            .filter(|f| f.taker_order == order)
+            .collect();
+        let executed: i64 = fills.iter().map(|f| f.qty.0).sum();
+        let quote: i128 = fills.iter().map(|f| i128::from(f.price.0) * i128::from(f.qty.0)).sum();
+        let cancelled = events.iter().any(|e| matches!(e, Event::Cancelled { order: o, .. } if *o == order));
+        let status = if executed == place.qty.0 {
+            "FILLED"
+        } else if cancelled {
+            if place.time_in_force == TimeInForce::Gtc { "CANCELED" } else { "EXPIRED" }
+        } else if executed > 0 {
+            "PARTIALLY_FILLED"
+        } else {
+            "NEW"
+        };
+        let quote_value = rust_decimal::Decimal::try_from_i128_with_scale(
+            quote * i128::from(tick.units) * i128::from(lot.units),
+            u32::from(tick.scale) + u32::from(lot.scale),
+        )
+        .map_or_else(|_| "overflow".to_string(), |d| d.normalize().to_string());
+        ok_response(
+            id,
+            &json!({
+                "symbol": listed.symbol,
+                "orderId": order.0,
+                "clientOrderId": client_order_id,
+                "transactTime": time_ms,
+                "price": place.price.map_or_else(|| "0".to_string(), |p| decimal::format_steps(p.0, tick)),
+                "origQty": decimal::format_steps(place.qty.0, lot),
+                "executedQty": decimal::format_steps(executed, lot),
+                "cummulativeQuoteQty": quote_value,
+                "status": status,
+                "timeInForce": tif_name(place.time_in_force),
+                "type": if place.order_type == OrderType::Limit { "LIMIT" } else { "MARKET" },
+                "side": side_name(place.side),
+                "fills": fills.iter().map(|f| json!({
+                    "price": decimal::format_steps(f.price.0, tick),
+                    "qty": decimal::format_steps(f.qty.0, lot),
+                    "tradeId": f.trade.0,
+                })).collect::<Vec<_>>(),
+            }),
+        )
+    }
+
+    fn open_order(&self, instrument: usize, order: &ferrex_engine::OpenOrder) -> Value {
+        let listed = &self.market.instruments[instrument];
+        json!({
+            "symbol": listed.symbol,
+            "orderId": order.order.0,
+            "clientOrderId": order.client_order_id.as_str(),
+            "price": decimal::format_steps(order.price.0, listed.spec.tick),
+            "openQty": decimal::format_steps(order.qty.0, listed.spec.lot),
+            "side": side_name(order.side),
+            "status": "NEW",
+        })
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    if side == Side::Buy { "BUY" } else { "SELL" }
+}
+
+fn tif_name(tif: TimeInForce) -> &'static str {
+    match tif {
+        TimeInForce::Gtc => "GTC",
+        TimeInForce::Ioc => "IOC",
+        TimeInForce::Fok => "FOK",
+    }
+}
+
+fn order_ref(params: &Map<String, Value>) -> Result<OrderRef, Refusal> {
+    if let Some(id) = u64_param(params, "orderId")? {
+        return Ok(OrderRef::Id(OrderId(id)));
+    }
+    let text = text_param(params, "origClientOrderId")
+        .map_err(|_| refuse(codes::BAD_PARAM, "Either 'orderId' or 'origClientOrderId' must be sent."))?;
+    ClientOrderId::new(text)
+        .map(OrderRef::Client)
+        .map_err(|_| refuse(codes::BAD_PARAM, "'origClientOrderId' is malformed."))
+}
+
+/// Refuses parameters outside `allowed`.
+fn only(params: &Map<String, Value>, allowed: &[&str]) -> Result<(), Refusal> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(refuse(codes::UNKNOWN_PARAM, format!("Unknown parameter '{unknown}'."))),
+        None => Ok(()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, DEMO_KEYSTORE, load_keys};
+
+    fn api() -> Api {
+        Api::new(Config::demo().validate().expect("demo"), load_keys(DEMO_KEYSTORE).expect("keys"), 60_000)
+    }
+
+    fn signed(method: &str, mut params: Map<String, Value>) -> String {
+        params.insert("apiKey".into(), json!("demo-alice"));
+        params.insert("timestamp".into(), json!(now_ms()));
+        let signature = sign("demo-alice-secret", &signature_payload(&params));
+        params.insert("signature".into(), json!(signature));
+        json!({"id": "r1", "method": method, "params": params}).to_string()
+    }
+
+    fn error_code(action: Action) -> i64 {
+        match action {
+            Action::Reply(text) => {
+                serde_json::from_str::<Value>(&text).expect("json")["error"]["code"].as_i64().expect("code")
+            }
+            Action::Submit(..) => panic!("submitted"),
+        }
+    }
+
+    #[test]
+    fn a_signed_order_becomes_a_place_command() {
+        let params = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                            "price": "60000.01", "quantity": "0.001"});
+        let Action::Submit(submission) =
+            api().request(&signed("order.place", params.as_object().unwrap().clone()))
+        else {
+            panic!("not submitted");
+        };
+        let (Body::Command(Command::Place(place)), _) = *submission else { panic!("not a place") };
+        assert_eq!((place.user, place.price, place.qty), (UserId(1), Some(Price(6_000_001)), Qty(10)));
+    }
+
+    #[test]
+    fn bad_input_gets_its_code() {
+        let api = api();
+        assert_eq!(error_code(api.request("{not json")), i64::from(codes::MALFORMED));
+        assert_eq!(error_code(api.request(r#"{"id":1,"method":"nope"}"#)), i64::from(codes::UNKNOWN_METHOD));
+        assert_eq!(
+            error_code(api.request(r#"{"id":1,"method":"ping","params":{"x":1}}"#)),
+            i64::from(codes::UNKNOWN_PARAM)
+        );
+        let off_tick = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                              "price": "60000.001", "quantity": "0.001"});
+        assert_eq!(
+            error_code(api.request(&signed("order.place", off_tick.as_object().unwrap().clone()))),
+            i64::from(codes::BAD_PRECISION)
+        );
+        let mut tampered: Value = serde_json::from_str(&signed("account.status", Map::new())).unwrap();
+        tampered["params"]["timestamp"] = json!(now_ms() - 1);
+        assert_eq!(error_code(api.request(&tampered.to_string())), i64::from(codes::INVALID_SIGNATURE));
+    }
+}

@@ -1,0 +1,157 @@
+//! `ferrex serve [--config FILE] [--listen ADDR] [--data DIR]` and `ferrex config check FILE`.
+//!
+//! Serve: validate the configuration (the embedded demo one without `--config`), start the
+//! runtime on the journal directory (recovering what is there), list the market on a new journal
+//! by submitting the configuration's set-up commands through the ring (journaled like any other
+//! command), print where it listens and, for the demo, the demo API keys; then serve WebSocket
+//! clients until SIGTERM or SIGINT, and stop gracefully (drain, sync, final snapshot).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use ferrex_engine::Event;
+use ferrex_engine::runtime::message::{Body, Item, Origin, Request};
+use ferrex_engine::runtime::snapshotter::SnapshotPolicy;
+use ferrex_engine::runtime::{Runtime, RuntimeConfig, Started, SubmitError};
+use ferrex_gateway::api::Api;
+use ferrex_gateway::config::{self, Config, DEMO_KEYSTORE};
+use ferrex_gateway::server::{Limits, Server};
+
+/// `ferrex serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The configuration file (TOML, docs/CONFIG.md); without it, the embedded demo market.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Listen on this address instead of the configuration's (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Use this journal directory instead of the configuration's.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+/// `ferrex config check FILE`.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The configuration file.
+    file: PathBuf,
+}
+
+/// Validates a configuration file and its keystore.
+pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.file)?;
+    let validated = config.validate()?;
+    let keys = config::load_keys(&config.keystore)?;
+    println!(
+        "{}: valid ({} assets, {} instruments, {} users, {} API keys)",
+        args.file.display(),
+        validated.assets.len(),
+        validated.instruments.len(),
+        config.users.len(),
+        keys.len()
+    );
+    Ok(())
+}
+
+/// Runs the server.
+pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::demo(),
+    };
+    if let Some(listen) = &args.listen {
+        config.server.listen.clone_from(listen);
+    }
+    if let Some(data) = &args.data {
+        config.journal.dir.clone_from(data);
+    }
+    let market = config.validate()?;
+    let keys = config::load_keys(&config.keystore)?;
+    let terminate = ferrex_engine::runtime::termination_flag().context("signal handlers")?;
+    let listener =
+        std::net::TcpListener::bind(market.listen).with_context(|| format!("listen on {}", market.listen))?;
+    let mut runtime_config = RuntimeConfig::new(&config.journal.dir);
+    runtime_config.engine = market.engine;
+    runtime_config.segment_bytes = config.journal.segment_mib << 20;
+    runtime_config.snapshots = SnapshotPolicy {
+        every_records: config.journal.snapshot_every_records,
+        keep: config.journal.snapshot_keep.max(1),
+        ..SnapshotPolicy::default()
+    };
+    runtime_config.core.durability = market.durability;
+    runtime_config.core.cpu = config.core.cpu;
+    runtime_config.core.wait = market.wait;
+    let mut started = Runtime::start(&runtime_config).context("starting the runtime")?;
+    let report = &started.report;
+    println!(
+        "ferrex: journal {} ({}), recovered through record {} (snapshot {}, {} replayed, {:.1} ms), state hash {:016x}",
+        config.journal.dir.display(),
+        if report.created { "new" } else { "existing" },
+        report.recovery.last_sequence,
+        report.recovery.snapshot.as_ref().map_or_else(|| "none".to_string(), |(name, _)| name.clone()),
+        report.recovery.replayed,
+        report.recovery_time.as_secs_f64() * 1e3,
+        report.recovery.state_hash
+    );
+    if started.report.created {
+        list_market(&mut started, &market.setup)?;
+    }
+    let address = listener.local_addr()?;
+    println!("ferrex: listening on ws://{address}");
+    if config.keystore == DEMO_KEYSTORE {
+        println!("ferrex: demo API keys (HMAC-SHA256 secrets; public, for this demo only):");
+        for key in &keys {
+            println!("  user {}  apiKey {}  secret {}", key.user, key.api_key, key.secret);
+        }
+    }
+    let Started { runtime, submitter, mut subscribers, .. } = started;
+    let subscriber = subscribers.pop().context("one consumer")?;
+    let limits = Limits {
+        connections_max: config.server.connections_max,
+        frame_bytes_max: config.server.frame_bytes_max,
+        write_buffer_bytes_max: 1 << 20,
+    };
+    let api = Api::new(market, keys, config.server.recv_window_ms_max);
+    let mut server = Server::new(api, limits, listener, submitter, subscriber)?;
+    let outcome = server.run(&terminate);
+    drop(server);
+    let stopped = runtime.stop().context("stopping the runtime")?;
+    println!(
+        "ferrex: stopped after record {}, state hash {:016x}, snapshot of record {}",
+        stopped.last_sequence, stopped.state_hash, stopped.snapshots.last_sequence
+    );
+    outcome.context("serving")
+}
+
+/// Submits the market's set-up commands and waits for each to be applied; any reject is an error.
+fn list_market(started: &mut Started, setup: &[ferrex_engine::Command]) -> anyhow::Result<()> {
+    let subscriber = started.subscribers.last_mut().context("one consumer")?;
+    let mut outputs = Vec::new();
+    for (n, command) in setup.iter().enumerate() {
+        let request =
+            Request { origin: Origin { session: u32::MAX, tag: n as u64 }, body: Body::Command(*command) };
+        loop {
+            match started.submitter.submit(request) {
+                Ok(()) => break,
+                Err(SubmitError::Busy) => std::thread::yield_now(),
+                Err(SubmitError::Stopped) => bail!("the runtime stopped while listing the market"),
+            }
+        }
+        loop {
+            outputs.clear();
+            subscriber.wait(&mut outputs, 1024).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for output in &outputs {
+                if let Item::Event(Event::Rejected { code, .. }) = output.item {
+                    bail!("set-up command {n} ({command:?}) was rejected: {code:?}");
+                }
+            }
+            if outputs.iter().any(|o| matches!(o.item, Item::Done { .. })) {
+                break;
+            }
+        }
+    }
+    println!("ferrex: market listed ({} set-up commands journaled)", setup.len());
+    Ok(())
+}

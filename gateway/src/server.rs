@@ -1,0 +1,286 @@
+//! The WebSocket server: one thread, a mio event loop, tungstenite over non-blocking sockets.
+//!
+//! Each turn of the loop: accept and hand-shake new connections, read whole frames from readable
+//! ones and hand them to [`Api::request`] (a reply goes straight back; a command or query goes to
+//! the core's ring, tagged with the connection and a request number), then drain the core's
+//! outputs and answer every request whose `Done` has arrived. The loop waits on the sockets for at
+//! most 1 ms while requests are in flight (the core's outputs do not wake mio), 50 ms otherwise.
+//!
+//! Invariants: a connection's requests are answered in the order the core processed them; a
+//! connection that closes or breaks is forgotten and its answers dropped; a full ring answers
+//! "server busy" at once; frames larger than `frame_bytes_max` close the connection (tungstenite's
+//! limit); the server never blocks on a socket (a client that does not read has its answers
+//! queued in tungstenite's buffer, bounded by `write_buffer_bytes_max`, then is cut off).
+//! Known limitations: no streams, rate limits, sessions (logon) or metrics yet (issue 6 goes on).
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ferrex_engine::runtime::message::{Item, Origin, Output, Request};
+use ferrex_engine::runtime::{SubmitError, Submitter, Subscriber};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use tungstenite::handshake::server::{NoCallback, ServerHandshake};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
+
+use crate::api::{self, Action, Api, Pending, codes};
+
+const LISTENER: Token = Token(usize::MAX);
+
+/// Limits of the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Open connections at most (more are closed at once).
+    pub connections_max: usize,
+    /// The largest message accepted, bytes.
+    pub frame_bytes_max: usize,
+    /// Unsent bytes a connection may have queued before it is cut off.
+    pub write_buffer_bytes_max: usize,
+}
+
+enum Conn {
+    Handshaking(MidHandshake<ServerHandshake<TcpStream, NoCallback>>),
+    Open(WebSocket<TcpStream>),
+}
+
+/// A request waiting for its outputs.
+struct InFlight {
+    connection: usize,
+    generation: u64,
+    pending: Pending,
+    outputs: Vec<Output>,
+}
+
+/// The server's state.
+pub struct Server {
+    api: Api,
+    limits: Limits,
+    poll: Poll,
+    listener: TcpListener,
+    connections: Vec<Option<Conn>>,
+    /// Per slot: bumped each time a connection there ends, so answers never reach its successor.
+    generations: Vec<u64>,
+    in_flight: HashMap<u64, InFlight>,
+    next_tag: u64,
+    submitter: Submitter,
+    subscriber: Subscriber,
+}
+
+impl Server {
+    /// A server on a bound listener.
+    pub fn new(
+        api: Api,
+        limits: Limits,
+        listener: std::net::TcpListener,
+        submitter: Submitter,
+        subscriber: Subscriber,
+    ) -> std::io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Server {
+            api,
+            limits,
+            poll,
+            listener,
+            connections: Vec::new(),
+            generations: Vec::new(),
+            in_flight: HashMap::new(),
+            next_tag: 1,
+            submitter,
+            subscriber,
+        })
+    }
+
+    /// Serves until `stop` is set (or the core stops).
+    pub fn run(&mut self, stop: &Arc<AtomicBool>) -> std::io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut outputs = Vec::with_capacity(1 << 14);
+        while !stop.load(Ordering::Relaxed) {
+            let timeout =
+                if self.in_flight.is_empty() { Duration::from_millis(50) } else { Duration::from_millis(1) };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in &events {
+                if event.token() == LISTENER {
+                    self.accept()?;
+                } else {
+                    self.ready(event.token().0);
+                }
+            }
+            outputs.clear();
+            match self.subscriber.poll(&mut outputs, 1 << 14) {
+                Ok(_) => self.deliver(&outputs),
+                Err(cut) => return Err(std::io::Error::other(cut.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self) -> std::io::Result<()> {
+        loop {
+            let (mut stream, _) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let open = self.connections.iter().filter(|c| c.is_some()).count();
+            if open >= self.limits.connections_max {
+                drop(stream);
+                continue;
+            }
+            let slot = self.connections.iter().position(Option::is_none).unwrap_or(self.connections.len());
+            if slot == self.connections.len() {
+                self.connections.push(None);
+                self.generations.push(0);
+            }
+            self.poll.registry().register(
+                &mut stream,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            let config = WebSocketConfig::default()
+                .read_buffer_size(4096)
+                .write_buffer_size(0)
+                .max_write_buffer_size(self.limits.write_buffer_bytes_max)
+                .max_message_size(Some(self.limits.frame_bytes_max))
+                .max_frame_size(Some(self.limits.frame_bytes_max));
+            self.connections[slot] = match tungstenite::accept_with_config(stream, Some(config)) {
+                Ok(ws) => Some(Conn::Open(ws)),
+                Err(HandshakeError::Interrupted(mid)) => Some(Conn::Handshaking(mid)),
+                Err(HandshakeError::Failure(_)) => None,
+            };
+        }
+    }
+
+    /// A connection's socket is ready: go on with its handshake, read its frames, flush.
+    fn ready(&mut self, slot: usize) {
+        let Some(conn) = self.connections.get_mut(slot).and_then(Option::take) else { return };
+        let mut ws = match conn {
+            Conn::Handshaking(mid) => match mid.handshake() {
+                Ok(ws) => ws,
+                Err(HandshakeError::Interrupted(mid)) => {
+                    self.connections[slot] = Some(Conn::Handshaking(mid));
+                    return;
+                }
+                Err(HandshakeError::Failure(_)) => {
+                    self.forget(slot);
+                    return;
+                }
+            },
+            Conn::Open(ws) => ws,
+        };
+        loop {
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    if let Some(reply) = self.handle(slot, text.as_str())
+                        && ws.write(Message::text(reply)).is_err()
+                    {
+                        self.forget(slot);
+                        return;
+                    }
+                }
+                Ok(Message::Binary(_)) => {
+                    let reply = api::error_response(
+                        &serde_json::Value::Null,
+                        codes::MALFORMED,
+                        "Binary frames are not accepted here.",
+                    );
+                    if ws.write(Message::text(reply)).is_err() {
+                        self.forget(slot);
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    self.forget(slot);
+                    return;
+                }
+            }
+        }
+        match ws.flush() {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => {
+                self.forget(slot);
+                return;
+            }
+        }
+        self.connections[slot] = Some(Conn::Open(ws));
+    }
+
+    /// One request: an immediate reply, or `None` once it is on its way to the core.
+    fn handle(&mut self, slot: usize, text: &str) -> Option<String> {
+        match self.api.request(text) {
+            Action::Reply(reply) => Some(reply),
+            Action::Submit(submission) => {
+                let (body, pending) = *submission;
+                let tag = self.next_tag;
+                let origin = Origin { session: u32::try_from(slot).expect("connections fit u32"), tag };
+                match self.submitter.submit(Request { origin, body }) {
+                    Ok(()) => {
+                        self.next_tag += 1;
+                        let generation = self.generations[slot];
+                        self.in_flight.insert(
+                            tag,
+                            InFlight { connection: slot, generation, pending, outputs: Vec::new() },
+                        );
+                        None
+                    }
+                    Err(SubmitError::Busy) => Some(api::error_response(
+                        &pending.id,
+                        codes::SERVER_BUSY,
+                        "Server is currently overloaded, please retry.",
+                    )),
+                    Err(SubmitError::Stopped) => {
+                        Some(api::error_response(&pending.id, codes::SERVER_BUSY, "Server is shutting down."))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes the core's outputs; answers each request whose `Done` arrived.
+    fn deliver(&mut self, outputs: &[Output]) {
+        for output in outputs {
+            let tag = output.origin.tag;
+            let Some(flight) = self.in_flight.get_mut(&tag) else { continue };
+            flight.outputs.push(*output);
+            if !matches!(output.item, Item::Done { .. }) {
+                continue;
+            }
+            let flight = self.in_flight.remove(&tag).expect("present");
+            if self.generations[flight.connection] != flight.generation {
+                continue;
+            }
+            let response = self.api.respond(&flight.pending, &flight.outputs);
+            let Some(Some(Conn::Open(ws))) = self.connections.get_mut(flight.connection) else { continue };
+            let sent = ws.write(Message::text(response)).and_then(|()| ws.flush());
+            match sent {
+                Ok(()) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => self.forget(flight.connection),
+            }
+        }
+    }
+
+    /// Ends the connection in `slot` (closing its socket if it is still held there).
+    fn forget(&mut self, slot: usize) {
+        if let Some(Some(Conn::Open(mut ws))) = self.connections.get_mut(slot).map(Option::take) {
+            let _ = self.poll.registry().deregister(ws.get_mut());
+        }
+        self.generations[slot] += 1;
+        self.in_flight.retain(|_, f| f.connection != slot);
+    }
+}
