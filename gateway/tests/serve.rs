@@ -1,0 +1,241 @@
+//! `ferrex serve` as a newcomer meets it: the real binary on the embedded demo market, on
+//! 127.0.0.1 with a free port and a fresh journal directory, driven over WebSocket by a client that
+//! signs its requests itself (HMAC-SHA256 as Binance clients do). Two users trade and every figure
+//! is checked exactly; a table of bad inputs gets its documented errors while the server keeps
+//! serving; orders and balances survive a restart on the same directory.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrex_tests::journal_fixture::TempDir;
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(dir: &TempDir) -> Server {
+        let mut child = Command::new(FERREX)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ferrex serve starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("ferrex: listening on ws://").map(str::to_string))
+            .expect("the server says where it listens");
+        // Keep reading its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, address }
+    }
+
+    fn connect(&self) -> Client {
+        let stream = TcpStream::connect(&self.address).expect("connect");
+        let (ws, _) = tungstenite::client(format!("ws://{}/", self.address), stream).expect("handshake");
+        Client { ws }
+    }
+
+    /// SIGTERM, then the exit status (a graceful stop exits 0).
+    fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(sent.success());
+        self.child.wait().expect("exit").success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    ws: WebSocket<TcpStream>,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis())
+        .expect("fits")
+}
+
+/// Binance's signature: HMAC-SHA256 (hex) of the parameters sorted by name, `key=value&...`.
+fn signature(secret: &str, params: &serde_json::Map<String, Value>) -> String {
+    let mut pairs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    pairs.sort();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(pairs.join("&").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Client {
+    fn send_text(&mut self, text: String) -> Value {
+        self.ws.send(Message::text(text)).expect("send");
+        loop {
+            match self.ws.read().expect("a response") {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let mut request = serde_json::Map::new();
+        request.insert("id".into(), json!(method));
+        request.insert("method".into(), json!(method));
+        request.insert("params".into(), params);
+        self.send_text(Value::Object(request).to_string())
+    }
+
+    fn signed(&mut self, user: &str, method: &str, params: Value) -> Value {
+        let Value::Object(mut params) = params else { panic!("params are an object") };
+        params.insert("apiKey".into(), json!(format!("demo-{user}")));
+        params.insert("timestamp".into(), json!(now_ms()));
+        let signature = signature(&format!("demo-{user}-secret"), &params);
+        params.insert("signature".into(), json!(signature));
+        self.call(method, Value::Object(params))
+    }
+
+    fn balance(&mut self, user: &str, asset: &str) -> (String, String) {
+        let account = self.signed(user, "account.status", json!({}));
+        let balances = account["result"]["balances"].as_array().expect("balances").clone();
+        let entry = balances.iter().find(|b| b["asset"] == asset).expect("asset listed");
+        (entry["free"].as_str().expect("free").into(), entry["locked"].as_str().expect("locked").into())
+    }
+}
+
+fn limit(side: &str, price: &str, quantity: &str) -> Value {
+    json!({"symbol": "BTC-USDT", "side": side, "type": "LIMIT", "timeInForce": "GTC", "price": price, "quantity": quantity})
+}
+
+#[test]
+fn two_users_trade_and_every_figure_is_exact() {
+    let dir = TempDir::new("serve-trade");
+    let server = Server::start(&dir);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    assert_eq!(alice.call("ping", json!({}))["status"], 200);
+    let sell = alice.signed("alice", "order.place", limit("SELL", "60000.00", "0.5"));
+    assert_eq!(sell["result"]["status"], "NEW", "{sell}");
+    let buy = bob.signed("bob", "order.place", limit("BUY", "60001.00", "0.2"));
+    let result = &buy["result"];
+    assert_eq!(result["status"], "FILLED", "{buy}");
+    assert_eq!(result["executedQty"], "0.2000");
+    assert_eq!(result["cummulativeQuoteQty"], "12000");
+    assert_eq!(result["fills"], json!([{"price": "60000.00", "qty": "0.2000", "tradeId": 1}]));
+    // Bob paid 12,000 USDT and a 5 bps taker fee (6 USDT); Alice got 12,000 less a 2 bps maker
+    // fee (2.4 USDT) and holds her remaining 0.3 BTC for the rest of her order.
+    assert_eq!(bob.balance("bob", "USDT"), ("987994.000000".into(), "0.000000".into()));
+    assert_eq!(bob.balance("bob", "BTC"), ("10.20000000".into(), "0.00000000".into()));
+    assert_eq!(alice.balance("alice", "USDT"), ("1011997.600000".into(), "0.000000".into()));
+    assert_eq!(alice.balance("alice", "BTC"), ("9.50000000".into(), "0.30000000".into()));
+    let depth = bob.call("depth", json!({"symbol": "BTC-USDT", "limit": 5}));
+    assert_eq!(depth["result"]["asks"], json!([["60000.00", "0.3000"]]));
+    assert_eq!(depth["result"]["bids"], json!([]));
+    let order_id = sell["result"]["orderId"].clone();
+    let status = alice.signed("alice", "order.status", json!({"symbol": "BTC-USDT", "orderId": order_id}));
+    assert_eq!(status["result"]["openQty"], "0.3000", "{status}");
+    let cancelled = alice.signed("alice", "order.cancel", json!({"symbol": "BTC-USDT", "orderId": order_id}));
+    assert_eq!(
+        (cancelled["result"]["status"].clone(), cancelled["result"]["cancelledQty"].clone()),
+        (json!("CANCELED"), json!("0.3000"))
+    );
+    assert_eq!(
+        alice.balance("alice", "BTC"),
+        ("9.80000000".into(), "0.00000000".into()),
+        "the hold is released"
+    );
+    assert!(server.stop(), "a graceful stop exits 0");
+}
+
+#[test]
+fn bad_input_gets_its_error_and_the_server_keeps_serving() {
+    let dir = TempDir::new("serve-bad-input");
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    let resting = client.signed("alice", "order.place", limit("SELL", "61000.00", "0.1"));
+    let alices_order = resting["result"]["orderId"].clone();
+    let code = |response: Value| {
+        response["error"]["code"].as_i64().unwrap_or_else(|| panic!("an error: {response}"))
+    };
+    let table: Vec<(&str, i64, Value)> = vec![
+        ("invalid JSON", -1000, client.send_text("{\"id\": 1, \"method\": ".into())),
+        ("unknown method", -1199, client.call("order.teleport", json!({}))),
+        ("extra param", -1103, client.call("ping", json!({"extra": 1}))),
+        ("missing param", -1102, client.call("depth", json!({}))),
+        ("unknown symbol", -1121, client.call("depth", json!({"symbol": "DOGE-USDT"}))),
+        ("off-tick price", -1111, client.signed("bob", "order.place", limit("BUY", "60000.001", "0.1"))),
+        ("negative quantity", -1111, client.signed("bob", "order.place", limit("BUY", "60000.00", "-0.1"))),
+        ("zero quantity", -1111, client.signed("bob", "order.place", limit("BUY", "60000.00", "0"))),
+        (
+            "another user's order",
+            -2011,
+            client.signed("bob", "order.cancel", json!({"symbol": "BTC-USDT", "orderId": alices_order})),
+        ),
+        ("unknown API key", -2015, client.signed("mallory", "account.status", json!({}))),
+    ];
+    for (case, expected, response) in table {
+        assert_eq!(code(response), expected, "{case}");
+    }
+    let mut params =
+        json!({"apiKey": "demo-bob", "timestamp": now_ms()}).as_object().expect("object").clone();
+    params.insert("signature".into(), json!(signature("wrong-secret", &params)));
+    assert_eq!(code(client.call("account.status", Value::Object(params))), -1022, "bad signature");
+    let mut params =
+        json!({"apiKey": "demo-bob", "timestamp": now_ms() - 60_000}).as_object().expect("object").clone();
+    params.insert("signature".into(), json!(signature("demo-bob-secret", &params)));
+    assert_eq!(code(client.call("account.status", Value::Object(params))), -1021, "stale timestamp");
+    // An oversize frame closes that connection, and nobody else notices.
+    let mut flooder = server.connect();
+    let oversize =
+        format!("{{\"id\":1,\"method\":\"ping\",\"params\":{{\"pad\":\"{}\"}}}}", "x".repeat(100_000));
+    let _ = flooder.ws.send(Message::text(oversize));
+    assert!(flooder.ws.read().is_err(), "the oversize sender is cut off");
+    assert_eq!(client.call("ping", json!({}))["status"], 200, "the others are still served");
+    assert_eq!(
+        client.signed("alice", "openOrders.status", json!({}))["result"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(server.stop());
+}
+
+#[test]
+fn orders_and_balances_survive_a_restart() {
+    let dir = TempDir::new("serve-restart");
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    client.signed("carol", "order.place", limit("BUY", "59000.00", "0.25"));
+    let before = (
+        client.balance("carol", "USDT"),
+        client.signed("carol", "openOrders.status", json!({}))["result"].clone(),
+    );
+    assert_eq!(
+        before.0.1, "14757.375000",
+        "the buy holds 0.25 x 59,000 USDT and the 5 bps taker fee it may pay"
+    );
+    assert!(server.stop());
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    let after = (
+        client.balance("carol", "USDT"),
+        client.signed("carol", "openOrders.status", json!({}))["result"].clone(),
+    );
+    assert_eq!(after, before);
+    assert!(server.stop());
+}
