@@ -1,0 +1,57 @@
+//! The official Binance Python SDK (`binance-connector`, pinned) places, queries and cancels an
+//! order against the real `ferrex serve`, with no change to the SDK. The SDK is installed by this
+//! test into a virtualenv under target/ (once; PyPI is the only thing it needs beside Python 3).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use ferrex_tests::journal_fixture::TempDir;
+
+const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
+const SDK: &str = "binance-connector==3.13.0";
+
+/// The virtualenv's python, with the SDK installed.
+fn python_with_sdk() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py-binance-connector");
+    let python = target.join("bin/python");
+    let installed = target.join(".installed");
+    if !installed.exists() {
+        let venv = Command::new("python3").arg("-m").arg("venv").arg(&target).status().expect("python3 runs");
+        assert!(venv.success(), "python3 -m venv {}", target.display());
+        let pip =
+            Command::new(&python).args(["-m", "pip", "install", "--quiet", SDK]).output().expect("pip runs");
+        assert!(pip.status.success(), "pip install {SDK}: {}", String::from_utf8_lossy(&pip.stderr));
+        std::fs::write(&installed, SDK).expect("marker");
+    }
+    python
+}
+
+#[test]
+fn the_official_binance_sdk_places_queries_and_cancels_unchanged() {
+    let python = python_with_sdk();
+    let dir = TempDir::new("serve-binance-sdk");
+    let mut server = Command::new(FERREX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir.0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ferrex serve starts");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("ferrex: listening on ").map(str::to_string))
+        .expect("the server says where it listens");
+    std::thread::spawn(move || lines.for_each(drop));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/binance_sdk.py");
+    let run = Command::new(&python).arg(&script).arg(&address).output().expect("the SDK script runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.lines().any(|l| l == "ok"),
+        "the SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
