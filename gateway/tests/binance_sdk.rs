@@ -1,6 +1,6 @@
 //! The official Binance Python SDK (`binance-connector`, pinned) places, queries and cancels an
 //! order against the real `ferrex serve`, with no change to the SDK. The SDK is installed by this
-//! test into a virtualenv under target/ (once; PyPI is the only thing it needs beside Python 3).
+//! test into a virtualenv under target/ (once; it needs only `python3` and the package index).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
