@@ -54,6 +54,23 @@ pub mod codes {
     pub const NO_SUCH_ORDER: i32 = -2013;
     /// Unknown API key.
     pub const BAD_API_KEY: i32 = -2015;
+
+    /// Every code, in the order of docs/API-WEBSOCKET.md's table (a test keeps them equal).
+    pub const ALL: [i32; 13] = [
+        MALFORMED,
+        SERVER_BUSY,
+        INVALID_TIMESTAMP,
+        INVALID_SIGNATURE,
+        BAD_PARAM,
+        UNKNOWN_PARAM,
+        BAD_PRECISION,
+        BAD_SYMBOL,
+        UNKNOWN_METHOD,
+        ORDER_REJECTED,
+        CANCEL_REJECTED,
+        NO_SUCH_ORDER,
+        BAD_API_KEY,
+    ];
 }
 
 /// Parameters each method accepts beyond the signature fields.
@@ -669,6 +686,17 @@ mod tests {
         };
         let (Body::Command(Command::Place(place)), _) = *submission else { panic!("not a place") };
         assert_eq!((place.user, place.price, place.qty), (UserId(1), Some(Price(6_000_001)), Qty(10)));
+    }
+
+    #[test]
+    fn the_documented_error_codes_are_the_codes() {
+        let doc = include_str!("../../docs/API-WEBSOCKET.md");
+        let table = doc.split("## Error codes").nth(1).expect("a table");
+        let documented: Vec<i32> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| ")?.split(" |").next()?.trim().parse().ok())
+            .collect();
+        assert_eq!(documented, codes::ALL);
     }
 
     #[test]

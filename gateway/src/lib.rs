@@ -2,7 +2,13 @@
 //! data fan-out, admin HTTP and the `ferrex` binary. It reaches books and balances only through the
 //! ring buffer, never directly.
 //!
-//! Status: the decimal edge (`decimal`) is the first piece of issue 6; see ARCHITECTURE.md.
+//! - [`config`]: the TOML configuration and keystore (docs/CONFIG.md);
+//! - [`decimal`]: exact decimal strings at the edge;
+//! - [`api`]: the WebSocket JSON API in Binance's conventions (docs/API-WEBSOCKET.md);
+//! - [`server`]: the mio + tungstenite event loop.
+//!
+//! Status: the first part of issue 6 (no streams, sessions, rate limits or metrics yet); see
+//! ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
 
