@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Key, Listed, Validated};
 use crate::decimal;
+use crate::market::{self, Topic};
 
 /// Error codes (Binance's numbers where Binance has the case).
 pub mod codes {
@@ -123,6 +124,15 @@ pub enum Kind {
 pub enum Action {
     /// Send this response now.
     Reply(String),
+    /// Subscribe to (or, with `subscribe` false, unsubscribe from) topics, then send `reply`.
+    Subscribe {
+        /// The topics.
+        topics: Vec<Topic>,
+        /// Subscribe or unsubscribe.
+        subscribe: bool,
+        /// The response.
+        reply: String,
+    },
     /// Submit this to the core; answer with [`Api::respond`] when its outputs are in.
     Submit(Box<(Body, Pending)>),
 }
@@ -226,6 +236,10 @@ impl Api {
         let params = match request.remove("params") {
             None => Map::new(),
             Some(Value::Object(params)) => params,
+            Some(Value::Array(streams)) if request.is_empty() => {
+                // Binance's stream protocol: {"method": "SUBSCRIBE", "params": ["btcusdt@depth"]}.
+                return self.streams(&id, method.as_ref().and_then(Value::as_str), &streams);
+            }
             Some(_) => {
                 return Action::Reply(error_response(&id, codes::MALFORMED, "'params' must be an object."));
             }
@@ -304,12 +318,41 @@ impl Api {
                 };
                 Ok(submit(Body::Query(Query::OpenOrders { user, instrument }), pending(Kind::OpenOrders)))
             }
+            "userDataStream.subscribe" => {
+                let user = self.authenticate(params, &[])?;
+                let reply = ok_response(id, &json!({"subscriptionId": 0}));
+                Ok(Action::Subscribe { topics: vec![market::user_topic(user)], subscribe: true, reply })
+            }
             "account.status" => {
                 let user = self.authenticate(params, &[])?;
                 Ok(submit(Body::Query(Query::Balances { user }), pending(Kind::Account)))
             }
             other => Err(refuse(codes::UNKNOWN_METHOD, format!("Unknown method '{other}'."))),
         }
+    }
+
+    /// `SUBSCRIBE` / `UNSUBSCRIBE` with a list of stream names.
+    fn streams(&self, id: &Value, method: Option<&str>, streams: &[Value]) -> Action {
+        let subscribe = match method {
+            Some("SUBSCRIBE") => true,
+            Some("UNSUBSCRIBE") => false,
+            _ => return Action::Reply(error_response(id, codes::MALFORMED, "'params' must be an object.")),
+        };
+        let mut topics = Vec::with_capacity(streams.len());
+        for stream in streams {
+            match stream.as_str().and_then(|name| market::topic(&self.market, name)) {
+                Some(topic) => topics.push(topic),
+                None => {
+                    return Action::Reply(error_response(
+                        id,
+                        codes::BAD_PARAM,
+                        &format!("Invalid stream {stream}."),
+                    ));
+                }
+            }
+        }
+        let reply = json!({"id": id, "status": 200, "result": Value::Null}).to_string();
+        Action::Subscribe { topics, subscribe, reply }
     }
 
     /// Checks the signature fields and the parameters; returns the key's user.
@@ -671,7 +714,7 @@ mod tests {
             Action::Reply(text) => {
                 serde_json::from_str::<Value>(&text).expect("json")["error"]["code"].as_i64().expect("code")
             }
-            Action::Submit(..) => panic!("submitted"),
+            Action::Submit(..) | Action::Subscribe { .. } => panic!("not an error"),
         }
     }
 

@@ -5,6 +5,7 @@
 //! - [`config`]: the TOML configuration and keystore (docs/CONFIG.md);
 //! - [`decimal`]: exact decimal strings at the edge;
 //! - [`api`]: the WebSocket JSON API in Binance's conventions (docs/API-WEBSOCKET.md);
+//! - [`market`]: depth diffs, trades, best bid and offer and user data from the engine's events;
 //! - [`server`]: the mio + tungstenite event loop.
 //!
 //! Status: the first part of issue 6 (no streams, sessions, rate limits or metrics yet); see
@@ -15,4 +16,5 @@
 pub mod api;
 pub mod config;
 pub mod decimal;
+pub mod market;
 pub mod server;

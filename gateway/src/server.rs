@@ -13,7 +13,7 @@
 //! queued in tungstenite's buffer, bounded by `write_buffer_bytes_max`, then is cut off).
 //! Known limitations: no streams, rate limits, sessions (logon) or metrics yet (issue 6 goes on).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::ErrorKind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +29,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::api::{self, Action, Api, Pending, codes};
+use crate::market::{MarketData, Topic};
 
 const LISTENER: Token = Token(usize::MAX);
 
@@ -69,6 +70,10 @@ pub struct Server {
     next_tag: u64,
     submitter: Submitter,
     subscriber: Subscriber,
+    market: MarketData,
+    /// Who listens to what: topic -> connection slots.
+    topics: HashMap<Topic, BTreeSet<usize>>,
+    messages: Vec<(Topic, String)>,
 }
 
 impl Server {
@@ -79,6 +84,7 @@ impl Server {
         listener: std::net::TcpListener,
         submitter: Submitter,
         subscriber: Subscriber,
+        market: MarketData,
     ) -> std::io::Result<Server> {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -95,6 +101,9 @@ impl Server {
             next_tag: 1,
             submitter,
             subscriber,
+            market,
+            topics: HashMap::new(),
+            messages: Vec::new(),
         })
     }
 
@@ -224,6 +233,17 @@ impl Server {
     fn handle(&mut self, slot: usize, text: &str) -> Option<String> {
         match self.api.request(text) {
             Action::Reply(reply) => Some(reply),
+            Action::Subscribe { topics, subscribe, reply } => {
+                for topic in topics {
+                    let listeners = self.topics.entry(topic).or_default();
+                    if subscribe {
+                        listeners.insert(slot);
+                    } else {
+                        listeners.remove(&slot);
+                    }
+                }
+                Some(reply)
+            }
             Action::Submit(submission) => {
                 let (body, pending) = *submission;
                 let tag = self.next_tag;
@@ -251,8 +271,61 @@ impl Server {
         }
     }
 
-    /// Routes the core's outputs; answers each request whose `Done` arrived.
+    /// Routes the core's outputs; answers each request whose `Done` arrived; publishes market
+    /// and user data.
     fn deliver(&mut self, outputs: &[Output]) {
+        if outputs.is_empty() {
+            return;
+        }
+        let mut messages = std::mem::take(&mut self.messages);
+        messages.clear();
+        let time_ms = api::now_ms();
+        for output in outputs {
+            self.market.observe(self.api.market(), output, time_ms, &mut messages);
+        }
+        self.market.flush(self.api.market(), time_ms, &mut messages);
+        self.answer(outputs);
+        self.publish(&messages);
+        self.messages = messages;
+    }
+
+    /// Sends each message to its topic's listeners; a listener whose send buffer is full is cut
+    /// off (it cannot keep up), nobody else waits for it.
+    fn publish(&mut self, messages: &[(Topic, String)]) {
+        let mut touched = BTreeSet::new();
+        let mut slow = Vec::new();
+        for (topic, text) in messages {
+            let Some(listeners) = self.topics.get(topic) else { continue };
+            let text = tungstenite::Utf8Bytes::from(text.clone());
+            for &slot in listeners {
+                let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) else { continue };
+                match ws.write(Message::Text(text.clone())) {
+                    Ok(()) => {
+                        touched.insert(slot);
+                    }
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                        touched.insert(slot);
+                    }
+                    Err(_) => slow.push(slot),
+                }
+            }
+        }
+        for slot in touched {
+            if let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) {
+                match ws.flush() {
+                    Ok(()) => {}
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => slow.push(slot),
+                }
+            }
+        }
+        for slot in slow {
+            self.forget(slot);
+        }
+    }
+
+    /// Answers each request whose `Done` arrived.
+    fn answer(&mut self, outputs: &[Output]) {
         for output in outputs {
             let tag = output.origin.tag;
             let Some(flight) = self.in_flight.get_mut(&tag) else { continue };
@@ -282,5 +355,8 @@ impl Server {
         }
         self.generations[slot] += 1;
         self.in_flight.retain(|_, f| f.connection != slot);
+        for listeners in self.topics.values_mut() {
+            listeners.remove(&slot);
+        }
     }
 }

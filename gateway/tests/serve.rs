@@ -1,7 +1,7 @@
 //! `ferrex serve` as a newcomer meets it: the real binary on the embedded demo market, on
 //! 127.0.0.1 with a free port and a fresh journal directory, driven over WebSocket by a client that
 //! signs its requests itself (HMAC-SHA256 as Binance clients do). Two users trade and every figure
-//! is checked exactly; a table of bad inputs gets its documented errors while the server keeps
+//! is checked exactly, the depth stream included; a table of bad inputs gets its documented errors while the server keeps
 //! serving; orders and balances survive a restart on the same directory.
 
 use std::io::{BufRead, BufReader};
@@ -95,6 +95,15 @@ impl Client {
         }
     }
 
+    /// The next message the server pushes (a stream event).
+    fn next_message(&mut self) -> Value {
+        loop {
+            if let Message::Text(text) = self.ws.read().expect("a message") {
+                return serde_json::from_str(text.as_str()).expect("JSON");
+            }
+        }
+    }
+
     fn call(&mut self, method: &str, params: Value) -> Value {
         let mut request = serde_json::Map::new();
         request.insert("id".into(), json!(method));
@@ -130,7 +139,13 @@ fn two_users_trade_and_every_figure_is_exact() {
     let server = Server::start(&dir);
     let mut alice = server.connect();
     let mut bob = server.connect();
+    let mut watcher = server.connect();
     assert_eq!(alice.call("ping", json!({}))["status"], 200);
+    let subscribed =
+        watcher.send_text(json!({"id": 7, "method": "SUBSCRIBE", "params": ["btc-usdt@depth"]}).to_string());
+    assert_eq!(subscribed["result"], Value::Null, "{subscribed}");
+    let snapshot = watcher.call("depth", json!({"symbol": "BTC-USDT"}));
+    let last_update_id = snapshot["result"]["lastUpdateId"].as_u64().expect("an update id");
     let sell = alice.signed("alice", "order.place", limit("SELL", "60000.00", "0.5"));
     assert_eq!(sell["result"]["status"], "NEW", "{sell}");
     let buy = bob.signed("bob", "order.place", limit("BUY", "60001.00", "0.2"));
@@ -148,6 +163,16 @@ fn two_users_trade_and_every_figure_is_exact() {
     let depth = bob.call("depth", json!({"symbol": "BTC-USDT", "limit": 5}));
     assert_eq!(depth["result"]["asks"], json!([["60000.00", "0.3000"]]));
     assert_eq!(depth["result"]["bids"], json!([]));
+    // The depth stream: the sell rested (one diff), the buy took 0.2 of it (the next diff), each
+    // starting right after the previous one, the first right after the snapshot.
+    let diffs: Vec<Value> = (0..2).map(|_| watcher.next_message()["data"].clone()).collect();
+    assert_eq!(diffs[0]["U"], last_update_id + 1);
+    assert_eq!(diffs[1]["U"].as_u64(), diffs[0]["u"].as_u64().map(|u| u + 1));
+    let books: Vec<(Value, Value)> = diffs.iter().map(|d| (d["b"].clone(), d["a"].clone())).collect();
+    assert_eq!(
+        books,
+        [(json!([]), json!([["60000.00", "0.5000"]])), (json!([]), json!([["60000.00", "0.3000"]]))]
+    );
     let order_id = sell["result"]["orderId"].clone();
     let status = alice.signed("alice", "order.status", json!({"symbol": "BTC-USDT", "orderId": order_id}));
     assert_eq!(status["result"]["openQty"], "0.3000", "{status}");

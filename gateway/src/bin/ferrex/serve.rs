@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use ferrex_engine::Event;
-use ferrex_engine::runtime::message::{Body, Item, Origin, Request};
+use ferrex_engine::runtime::message::{Body, DEPTH_LEVELS_MAX, Item, Origin, Output, Query, Request};
 use ferrex_engine::runtime::snapshotter::SnapshotPolicy;
 use ferrex_engine::runtime::{Runtime, RuntimeConfig, Started, SubmitError};
 use ferrex_gateway::api::Api;
-use ferrex_gateway::config::{self, Config, DEMO_KEYSTORE};
+use ferrex_gateway::config::{self, Config, DEMO_KEYSTORE, Validated};
+use ferrex_gateway::market::MarketData;
 use ferrex_gateway::server::{Limits, Server};
 
 /// `ferrex serve`.
@@ -106,6 +107,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             println!("  user {}  apiKey {}  secret {}", key.user, key.api_key, key.secret);
         }
     }
+    let market_data = seed_market_data(&mut started, &market)?;
     let Started { runtime, submitter, mut subscribers, .. } = started;
     let subscriber = subscribers.pop().context("one consumer")?;
     let limits = Limits {
@@ -114,7 +116,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         write_buffer_bytes_max: 1 << 20,
     };
     let api = Api::new(market, keys, config.server.recv_window_ms_max);
-    let mut server = Server::new(api, limits, listener, submitter, subscriber)?;
+    let mut server = Server::new(api, limits, listener, submitter, subscriber, market_data)?;
     let outcome = server.run(&terminate);
     drop(server);
     let stopped = runtime.stop().context("stopping the runtime")?;
@@ -123,6 +125,27 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         stopped.last_sequence, stopped.state_hash, stopped.snapshots.last_sequence
     );
     outcome.context("serving")
+}
+
+/// The market data mirror, seeded with a full depth query of each instrument.
+fn seed_market_data(started: &mut Started, market: &Validated) -> anyhow::Result<MarketData> {
+    let subscriber = started.subscribers.last_mut().context("one consumer")?;
+    let mut data = MarketData::new(market.instruments.len(), started.report.recovery.last_sequence);
+    let mut outputs = Vec::new();
+    for (i, listed) in market.instruments.iter().enumerate() {
+        let query = Query::Depth { instrument: listed.id, levels_max: DEPTH_LEVELS_MAX };
+        let request = Request {
+            origin: Origin { session: u32::MAX, tag: u64::MAX - i as u64 },
+            body: Body::Query(query),
+        };
+        started.submitter.submit(request).map_err(|e| anyhow::anyhow!("{e}"))?;
+        outputs.clear();
+        while !outputs.iter().any(|o: &Output| matches!(o.item, Item::Done { .. })) {
+            subscriber.wait(&mut outputs, 1 << 14).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        data.seed(i, &outputs);
+    }
+    Ok(data)
 }
 
 /// Submits the market's set-up commands and waits for each to be applied; any reject is an error.

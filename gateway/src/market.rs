@@ -1,0 +1,265 @@
+//! Market data and user data from the engine's events, in Binance's stream formats.
+//!
+//! - `<symbol>@depth`: `depthUpdate` diffs (absolute quantities per price, 0 = gone) with update
+//!   ids `U` (first) and `u` (last) in the journal's sequence space: each diff of an instrument
+//!   starts right after the previous one (`U = previous u + 1`), so a client syncs exactly as with
+//!   Binance: take the `depth` snapshot (`lastUpdateId`), drop diffs with `u <= lastUpdateId`,
+//!   apply from the one with `U <= lastUpdateId + 1 <= u`. One diff per instrument per batch of
+//!   outputs the gateway reads (changes within it are conflated to the last quantity per price).
+//! - `<symbol>@trade`: one `trade` event per fill.
+//! - `<symbol>@bookTicker`: the best bid and ask whenever either changes (from a mirror of each
+//!   book the gateway keeps from the same `Level` events, seeded from a full depth query).
+//! - the user data stream: `executionReport` for the user's orders (new, trade, canceled,
+//!   expired) and `outboundAccountPosition` for balance changes.
+//!
+//! Invariants: every message is built once and shared by every subscriber; the mirror equals the
+//! engine's book at every batch boundary (the engine reports every level change).
+
+use std::collections::BTreeMap;
+
+use ferrex_engine::runtime::message::{Answer, Item, Output};
+use ferrex_engine::{CancelReason, Event, InstrumentId, Price, Qty, Side, TimeInForce, UserId};
+use serde_json::{Value, json};
+
+use crate::config::Validated;
+use crate::decimal;
+
+/// What a connection can subscribe to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// Depth diffs of an instrument (index into the market's instruments).
+    Depth(usize),
+    /// Trades of an instrument.
+    Trade(usize),
+    /// Best bid and offer of an instrument.
+    BookTicker(usize),
+    /// A user's executions and balances.
+    User(u32),
+}
+
+/// The best bid and the best ask (price, quantity), if any.
+type Top = (Option<(Price, Qty)>, Option<(Price, Qty)>);
+
+#[derive(Default)]
+struct Book {
+    bids: BTreeMap<Price, Qty>,
+    asks: BTreeMap<Price, Qty>,
+    /// The last update id published (a journal sequence).
+    last_u: u64,
+    /// Changes since the last flush: (side, price) -> new total.
+    changes: BTreeMap<(u8, Price), Qty>,
+    /// The last sequence that changed the book since the last flush.
+    changed_through: u64,
+    top: Top,
+}
+
+/// The market data state of the gateway.
+pub struct MarketData {
+    books: Vec<Book>,
+    /// Live orders' sides and client ids, for execution reports (order id -> (side, tif)).
+    orders: BTreeMap<u64, (Side, TimeInForce)>,
+}
+
+/// A message for a topic.
+pub type Message = (Topic, String);
+
+impl MarketData {
+    /// Empty books for `instruments` instruments, as of sequence `sequence`.
+    pub fn new(instruments: usize, sequence: u64) -> MarketData {
+        let books = (0..instruments).map(|_| Book { last_u: sequence, ..Book::default() }).collect();
+        MarketData { books, orders: BTreeMap::new() }
+    }
+
+    /// Seeds a book from a full depth answer (its outputs) taken at `sequence`.
+    pub fn seed(&mut self, instrument: usize, outputs: &[Output]) {
+        let book = &mut self.books[instrument];
+        for output in outputs {
+            book.last_u = output.sequence;
+            if let Item::Answer(Answer::Level { side, price, qty }) = output.item {
+                let levels = if side == Side::Buy { &mut book.bids } else { &mut book.asks };
+                levels.insert(price, qty);
+            }
+        }
+        book.top = (
+            book.bids.iter().next_back().map(|(p, q)| (*p, *q)),
+            book.asks.iter().next().map(|(p, q)| (*p, *q)),
+        );
+    }
+
+    fn index(market: &Validated, instrument: InstrumentId) -> Option<usize> {
+        market.instruments.iter().position(|l| l.id == instrument)
+    }
+
+    /// Takes one output: updates the mirror, and appends immediate messages (trades, user data)
+    /// stamped `time_ms`.
+    pub fn observe(&mut self, market: &Validated, output: &Output, time_ms: u64, out: &mut Vec<Message>) {
+        let Item::Event(event) = output.item else { return };
+        match event {
+            Event::Level { instrument, side, price, qty } => {
+                let Some(i) = Self::index(market, instrument) else { return };
+                let book = &mut self.books[i];
+                let levels = if side == Side::Buy { &mut book.bids } else { &mut book.asks };
+                if qty.0 == 0 {
+                    levels.remove(&price);
+                } else {
+                    levels.insert(price, qty);
+                }
+                book.changes.insert((side as u8, price), qty);
+                book.changed_through = output.sequence;
+            }
+            Event::Fill(fill) => {
+                let Some(i) = Self::index(market, fill.instrument) else { return };
+                let listed = &market.instruments[i];
+                let data = json!({
+                    "e": "trade", "E": time_ms, "s": listed.symbol, "t": fill.trade.0,
+                    "p": decimal::format_steps(fill.price.0, listed.spec.tick),
+                    "q": decimal::format_steps(fill.qty.0, listed.spec.lot),
+                    "b": if fill.aggressor == Side::Buy { fill.taker_order.0 } else { fill.maker_order.0 },
+                    "a": if fill.aggressor == Side::Sell { fill.taker_order.0 } else { fill.maker_order.0 },
+                    "m": fill.aggressor == Side::Sell, "u": output.sequence,
+                });
+                out.push((Topic::Trade(i), stream(&format!("{}@trade", listed.symbol), data)));
+                for (user, order, maker) in
+                    [(fill.maker_user, fill.maker_order, true), (fill.taker_user, fill.taker_order, false)]
+                {
+                    let side = self.orders.get(&order.0).map_or(Side::Buy, |o| o.0);
+                    let report = json!({
+                        "e": "executionReport", "s": listed.symbol, "i": order.0, "S": side_name(side),
+                        "x": "TRADE", "l": decimal::format_steps(fill.qty.0, listed.spec.lot),
+                        "L": decimal::format_steps(fill.price.0, listed.spec.tick), "t": fill.trade.0, "m": maker,
+                        "u": output.sequence,
+                    });
+                    out.push((Topic::User(user.0), user_event(report)));
+                }
+            }
+            Event::Accepted(accepted) => {
+                let Some(i) = Self::index(market, accepted.instrument) else { return };
+                let listed = &market.instruments[i];
+                self.orders.insert(accepted.order.0, (accepted.side, accepted.time_in_force));
+                let report = json!({
+                    "e": "executionReport", "s": listed.symbol, "i": accepted.order.0, "S": side_name(accepted.side),
+                    "x": "NEW", "X": "NEW",
+                    "p": accepted.price.map_or_else(|| "0".into(), |p| decimal::format_steps(p.0, listed.spec.tick)),
+                    "q": decimal::format_steps(accepted.qty.0, listed.spec.lot), "u": output.sequence,
+                });
+                out.push((Topic::User(accepted.user.0), user_event(report)));
+            }
+            Event::Cancelled { order, user, instrument, qty, reason } => {
+                let Some(i) = Self::index(market, instrument) else { return };
+                let listed = &market.instruments[i];
+                let (side, tif) = self.orders.remove(&order.0).unwrap_or((Side::Buy, TimeInForce::Gtc));
+                let expired = reason == CancelReason::Expired
+                    || (reason == CancelReason::Unfilled && tif != TimeInForce::Gtc);
+                let kind = if expired { "EXPIRED" } else { "CANCELED" };
+                let report = json!({
+                    "e": "executionReport", "s": listed.symbol, "i": order.0, "S": side_name(side),
+                    "x": kind, "X": kind, "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot),
+                    "u": output.sequence,
+                });
+                out.push((Topic::User(user.0), user_event(report)));
+            }
+            Event::Done { order, .. } => {
+                self.orders.remove(&order.0);
+            }
+            Event::Balance { user, asset, available, held } => {
+                let Some((symbol, scale)) = market.assets.get(asset.0 as usize) else { return };
+                let data = json!({
+                    "e": "outboundAccountPosition", "u": output.sequence,
+                    "B": [{"a": symbol, "f": decimal::format_units(available, *scale), "l": decimal::format_units(held, *scale)}],
+                });
+                out.push((Topic::User(user.0), user_event(data)));
+            }
+            _ => {}
+        }
+    }
+
+    /// At the end of a batch: one depth diff per changed book, and the best bid and offer where
+    /// the top changed. `time_ms` stamps the events.
+    pub fn flush(&mut self, market: &Validated, time_ms: u64, out: &mut Vec<Message>) {
+        for (i, book) in self.books.iter_mut().enumerate() {
+            if book.changes.is_empty() {
+                continue;
+            }
+            let listed = &market.instruments[i];
+            let level = |(_, price): &(u8, Price), qty: &Qty| {
+                json!([
+                    decimal::format_steps(price.0, listed.spec.tick),
+                    decimal::format_steps(qty.0, listed.spec.lot)
+                ])
+            };
+            let bids: Vec<Value> = book
+                .changes
+                .iter()
+                .filter(|(k, _)| k.0 == Side::Buy as u8)
+                .map(|(k, q)| level(k, q))
+                .collect();
+            let asks: Vec<Value> = book
+                .changes
+                .iter()
+                .filter(|(k, _)| k.0 == Side::Sell as u8)
+                .map(|(k, q)| level(k, q))
+                .collect();
+            let data = json!({"e": "depthUpdate", "E": time_ms, "s": listed.symbol, "U": book.last_u + 1,
+                              "u": book.changed_through, "b": bids, "a": asks});
+            out.push((Topic::Depth(i), stream(&format!("{}@depth", listed.symbol), data)));
+            book.last_u = book.changed_through;
+            book.changes.clear();
+            let top = (
+                book.bids.iter().next_back().map(|(p, q)| (*p, *q)),
+                book.asks.iter().next().map(|(p, q)| (*p, *q)),
+            );
+            if top != book.top {
+                book.top = top;
+                let price = |l: Option<(Price, Qty)>| {
+                    l.map_or_else(|| "0".into(), |(p, _)| decimal::format_steps(p.0, listed.spec.tick))
+                };
+                let qty = |l: Option<(Price, Qty)>| {
+                    l.map_or_else(|| "0".into(), |(_, q)| decimal::format_steps(q.0, listed.spec.lot))
+                };
+                let data = json!({"u": book.last_u, "s": listed.symbol, "b": price(top.0), "B": qty(top.0),
+                                  "a": price(top.1), "A": qty(top.1)});
+                out.push((Topic::BookTicker(i), stream(&format!("{}@bookTicker", listed.symbol), data)));
+            }
+        }
+    }
+
+    /// The update id the book of `instrument` was last published at.
+    pub fn last_update_id(&self, instrument: usize) -> u64 {
+        self.books[instrument].last_u
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    if side == Side::Buy { "BUY" } else { "SELL" }
+}
+
+fn stream(name: &str, data: Value) -> String {
+    let mut message = serde_json::Map::new();
+    message.insert("stream".into(), Value::String(name.to_string()));
+    message.insert("data".into(), data);
+    Value::Object(message).to_string()
+}
+
+fn user_event(event: Value) -> String {
+    let mut message = serde_json::Map::new();
+    message.insert("subscriptionId".into(), json!(0));
+    message.insert("event".into(), event);
+    Value::Object(message).to_string()
+}
+
+/// The topic a stream name names (`BTC-USDT@depth`, case-insensitive symbol), if any.
+pub fn topic(market: &Validated, name: &str) -> Option<Topic> {
+    let (symbol, kind) = name.split_once('@')?;
+    let i = market.instruments.iter().position(|l| l.symbol.eq_ignore_ascii_case(symbol))?;
+    match kind {
+        "depth" => Some(Topic::Depth(i)),
+        "trade" => Some(Topic::Trade(i)),
+        "bookTicker" => Some(Topic::BookTicker(i)),
+        _ => None,
+    }
+}
+
+/// The user a user data topic is for.
+pub fn user_topic(user: UserId) -> Topic {
+    Topic::User(user.0)
+}
