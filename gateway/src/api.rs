@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrex_engine::runtime::message::{Answer, Body, Item, Output, Query};
 use ferrex_engine::{
-    Cancel, ClientOrderId, Command, Event, OrderId, OrderRef, OrderType, Place, Price, Qty,
+    Cancel, ClientOrderId, Command, Event, MassCancel, OrderId, OrderRef, OrderType, Place, Price, Qty,
     SelfTradePrevention, Side, TimeInForce, UserId,
 };
 use hmac::{KeyInit, Mac};
@@ -117,6 +117,20 @@ pub enum Kind {
         /// Instrument index.
         instrument: usize,
     },
+    /// `openOrders.cancelAll`.
+    CancelAll {
+        /// Instrument index.
+        instrument: usize,
+    },
+}
+
+/// A question the gateway answers from its own market data.
+#[derive(Clone, Copy, Debug)]
+pub enum MarketQuery {
+    /// The best bid and ask of one instrument (index), or of all.
+    TickerBook(Option<usize>),
+    /// The latest `limit` trades of an instrument (index).
+    RecentTrades(usize, usize),
 }
 
 /// What to do with a frame.
@@ -132,6 +146,13 @@ pub enum Action {
         subscribe: bool,
         /// The response.
         reply: String,
+    },
+    /// Answer from the gateway's market data (`ticker.book`, `trades.recent`).
+    MarketData {
+        /// The client's request id.
+        id: Value,
+        /// Which.
+        query: MarketQuery,
     },
     /// Submit this to the core; answer with [`Api::respond`] when its outputs are in.
     Submit(Box<(Body, Pending)>),
@@ -167,7 +188,8 @@ pub fn error_response(id: &Value, code: i32, msg: &str) -> String {
     json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
 }
 
-fn ok_response(id: &Value, result: &Value) -> String {
+/// A success response.
+pub fn ok_response(id: &Value, result: &Value) -> String {
     json!({"id": id, "status": 200, "result": result, "rateLimits": []}).to_string()
 }
 
@@ -317,6 +339,28 @@ impl Api {
                     None => None,
                 };
                 Ok(submit(Body::Query(Query::OpenOrders { user, instrument }), pending(Kind::OpenOrders)))
+            }
+            "ticker.book" => {
+                only(params, &["symbol"])?;
+                let instrument =
+                    if params.contains_key("symbol") { Some(self.instrument(params)?) } else { None };
+                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::TickerBook(instrument) })
+            }
+            "trades.recent" => {
+                only(params, &["symbol", "limit"])?;
+                let instrument = self.instrument(params)?;
+                let limit = usize::try_from(u64_param(params, "limit")?.unwrap_or(500).clamp(1, 1000))
+                    .expect("small");
+                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::RecentTrades(instrument, limit) })
+            }
+            "openOrders.cancelAll" => {
+                let user = self.authenticate(params, &["symbol"])?;
+                let instrument = self.instrument(params)?;
+                let command = Command::MassCancel(MassCancel {
+                    user,
+                    instrument: Some(self.market.instruments[instrument].id),
+                });
+                Ok(submit(Body::Command(command), pending(Kind::CancelAll { instrument })))
             }
             "userDataStream.subscribe" => {
                 let user = self.authenticate(params, &[])?;
@@ -565,6 +609,26 @@ impl Api {
                     .collect();
                 ok_response(id, &json!({"balances": balances, "updateTime": time_ms}))
             }
+            Kind::CancelAll { instrument } => {
+                if let Some(code) = events()
+                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
+                {
+                    return error_response(
+                        id,
+                        codes::CANCEL_REJECTED,
+                        &format!("Cancel rejected: {} ({code:?}).", code.code()),
+                    );
+                }
+                let listed = &self.market.instruments[*instrument];
+                let cancelled: Vec<Value> = events()
+                    .filter_map(|e| if let Event::Cancelled { order, qty, .. } = e { Some((order, qty)) } else { None })
+                    .map(|(order, qty)| {
+                        json!({"symbol": listed.symbol, "orderId": order.0, "status": "CANCELED",
+                               "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot), "transactTime": time_ms})
+                    })
+                    .collect();
+                ok_response(id, &Value::Array(cancelled))
+            }
             Kind::Depth { instrument } => {
                 let listed = &self.market.instruments[*instrument];
                 let mut sides = (Vec::new(), Vec::new());
@@ -714,7 +778,7 @@ mod tests {
             Action::Reply(text) => {
                 serde_json::from_str::<Value>(&text).expect("json")["error"]["code"].as_i64().expect("code")
             }
-            Action::Submit(..) | Action::Subscribe { .. } => panic!("not an error"),
+            _ => panic!("not an error"),
         }
     }
 

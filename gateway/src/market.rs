@@ -46,12 +46,17 @@ struct Book {
     asks: BTreeMap<Price, Qty>,
     /// The last update id published (a journal sequence).
     last_u: u64,
+    /// The latest trades (newest last), at most `TRADES_KEPT`.
+    trades: std::collections::VecDeque<Value>,
     /// Changes since the last flush: (side, price) -> new total.
     changes: BTreeMap<(u8, Price), Qty>,
     /// The last sequence that changed the book since the last flush.
     changed_through: u64,
     top: Top,
 }
+
+/// Trades kept per instrument for `trades.recent`.
+pub const TRADES_KEPT: usize = 1000;
 
 /// The market data state of the gateway.
 pub struct MarketData {
@@ -118,6 +123,14 @@ impl MarketData {
                     "a": if fill.aggressor == Side::Sell { fill.taker_order.0 } else { fill.maker_order.0 },
                     "m": fill.aggressor == Side::Sell, "u": output.sequence,
                 });
+                let book = &mut self.books[i];
+                if book.trades.len() == TRADES_KEPT {
+                    book.trades.pop_front();
+                }
+                book.trades.push_back(json!({
+                    "id": fill.trade.0, "price": data["p"], "qty": data["q"], "time": time_ms,
+                    "isBuyerMaker": fill.aggressor == Side::Sell,
+                }));
                 out.push((Topic::Trade(i), stream(&format!("{}@trade", listed.symbol), data)));
                 for (user, order, maker) in
                     [(fill.maker_user, fill.maker_order, true), (fill.taker_user, fill.taker_order, false)]
@@ -221,6 +234,26 @@ impl MarketData {
                 out.push((Topic::BookTicker(i), stream(&format!("{}@bookTicker", listed.symbol), data)));
             }
         }
+    }
+
+    /// `ticker.book`: the best bid and ask of one instrument.
+    pub fn ticker(&self, market: &Validated, instrument: usize) -> Value {
+        let listed = &market.instruments[instrument];
+        let (bid, ask) = self.books[instrument].top;
+        let price = |l: Option<(Price, Qty)>| {
+            l.map_or_else(|| "0".into(), |(p, _)| decimal::format_steps(p.0, listed.spec.tick))
+        };
+        let qty = |l: Option<(Price, Qty)>| {
+            l.map_or_else(|| "0".into(), |(_, q)| decimal::format_steps(q.0, listed.spec.lot))
+        };
+        json!({"symbol": listed.symbol, "bidPrice": price(bid), "bidQty": qty(bid), "askPrice": price(ask), "askQty": qty(ask)})
+    }
+
+    /// `trades.recent`: up to `limit` latest trades of an instrument since the server started,
+    /// oldest first.
+    pub fn recent_trades(&self, instrument: usize, limit: usize) -> Value {
+        let trades = &self.books[instrument].trades;
+        Value::Array(trades.iter().skip(trades.len().saturating_sub(limit)).cloned().collect())
     }
 
     /// The update id the book of `instrument` was last published at.

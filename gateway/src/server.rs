@@ -28,7 +28,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::api::{self, Action, Api, Pending, codes};
+use crate::api::{self, Action, Api, MarketQuery, Pending, codes};
 use crate::market::{MarketData, Topic};
 
 const LISTENER: Token = Token(usize::MAX);
@@ -233,6 +233,17 @@ impl Server {
     fn handle(&mut self, slot: usize, text: &str) -> Option<String> {
         match self.api.request(text) {
             Action::Reply(reply) => Some(reply),
+            Action::MarketData { id, query } => {
+                let market = self.api.market();
+                let result = match query {
+                    MarketQuery::TickerBook(Some(i)) => self.market.ticker(market, i),
+                    MarketQuery::TickerBook(None) => serde_json::Value::Array(
+                        (0..market.instruments.len()).map(|i| self.market.ticker(market, i)).collect(),
+                    ),
+                    MarketQuery::RecentTrades(i, limit) => self.market.recent_trades(i, limit),
+                };
+                Some(api::ok_response(&id, &result))
+            }
             Action::Subscribe { topics, subscribe, reply } => {
                 for topic in topics {
                     let listeners = self.topics.entry(topic).or_default();

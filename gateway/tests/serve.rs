@@ -173,6 +173,17 @@ fn two_users_trade_and_every_figure_is_exact() {
         books,
         [(json!([]), json!([["60000.00", "0.5000"]])), (json!([]), json!([["60000.00", "0.3000"]]))]
     );
+    let ticker = bob.call("ticker.book", json!({"symbol": "BTC-USDT"}))["result"].clone();
+    assert_eq!(
+        ticker,
+        json!({"symbol": "BTC-USDT", "bidPrice": "0", "bidQty": "0", "askPrice": "60000.00", "askQty": "0.3000"})
+    );
+    let trades = bob.call("trades.recent", json!({"symbol": "BTC-USDT"}))["result"].clone();
+    assert_eq!(trades[0]["price"], "60000.00");
+    assert_eq!(
+        (trades[0]["qty"].clone(), trades[0]["isBuyerMaker"].clone()),
+        (json!("0.2000"), json!(false))
+    );
     let order_id = sell["result"]["orderId"].clone();
     let status = alice.signed("alice", "order.status", json!({"symbol": "BTC-USDT", "orderId": order_id}));
     assert_eq!(status["result"]["openQty"], "0.3000", "{status}");
