@@ -529,121 +529,96 @@ impl Api {
     /// The response to a request once its outputs (through its `Done`) are in.
     pub fn respond(&self, pending: &Pending, outputs: &[Output]) -> String {
         let id = &pending.id;
-        let sequence = outputs.last().map_or(0, |o| o.sequence);
-        let events =
-            || outputs.iter().filter_map(|o| if let Item::Event(e) = o.item { Some(e) } else { None });
-        let answers =
-            || outputs.iter().filter_map(|o| if let Item::Answer(a) = o.item { Some(a) } else { None });
+        let events: Vec<Event> =
+            outputs.iter().filter_map(|o| if let Item::Event(e) = o.item { Some(e) } else { None }).collect();
+        let answers: Vec<Answer> = outputs
+            .iter()
+            .filter_map(|o| if let Item::Answer(a) = o.item { Some(a) } else { None })
+            .collect();
         let time_ms = outputs.iter().rev().find_map(|o| match o.item {
             Item::Done { timestamp_ns, .. } => Some(timestamp_ns / 1_000_000),
             _ => None,
         });
+        let rejected =
+            events.iter().find_map(|e| if let Event::Rejected { code, .. } = e { Some(*code) } else { None });
+        if let Some(code) = rejected {
+            let (error, what) = match pending.kind {
+                Kind::Place { .. } => (codes::ORDER_REJECTED, "Order"),
+                _ => (codes::CANCEL_REJECTED, "Cancel"),
+            };
+            return error_response(id, error, &format!("{what} rejected: {} ({code:?}).", code.code()));
+        }
         match &pending.kind {
             Kind::Place { instrument, client_order_id, place } => {
-                if let Some(code) = events()
-                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
-                {
-                    return error_response(
-                        id,
-                        codes::ORDER_REJECTED,
-                        &format!("Order rejected: {} ({code:?}).", code.code()),
-                    );
-                }
-                self.placed(
-                    id,
-                    *instrument,
-                    client_order_id,
-                    place,
-                    &events().collect::<Vec<_>>(),
-                    time_ms.unwrap_or(0),
-                )
+                self.placed(id, *instrument, client_order_id, place, &events, time_ms.unwrap_or(0))
             }
-            Kind::Cancel { instrument } => {
-                if let Some(code) = events()
-                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
-                {
-                    return error_response(
-                        id,
-                        codes::CANCEL_REJECTED,
-                        &format!("Cancel rejected: {} ({code:?}).", code.code()),
-                    );
-                }
+            Kind::Cancel { instrument } | Kind::CancelAll { instrument } => {
                 let listed = &self.market.instruments[*instrument];
-                match events().find_map(|e| {
-                    if let Event::Cancelled { order, qty, .. } = e { Some((order, qty)) } else { None }
-                }) {
-                    Some((order, qty)) => ok_response(
-                        id,
-                        &json!({"symbol": listed.symbol, "orderId": order.0, "status": "CANCELED",
-                               "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot), "transactTime": time_ms}),
-                    ),
-                    None => error_response(id, codes::CANCEL_REJECTED, "Cancel rejected."),
-                }
-            }
-            Kind::Status { instrument } => match answers().next() {
-                Some(Answer::Order(order)) => ok_response(id, &self.open_order(*instrument, &order)),
-                _ => error_response(id, codes::NO_SUCH_ORDER, "Order does not exist."),
-            },
-            Kind::OpenOrders => {
-                let orders: Vec<Value> = answers()
-                    .filter_map(|a| if let Answer::Order(o) = a { Some(o) } else { None })
-                    .filter_map(|o| {
-                        let index = self.market.instruments.iter().position(|l| l.id == o.instrument)?;
-                        Some(self.open_order(index, &o))
-                    })
-                    .collect();
-                ok_response(id, &Value::Array(orders))
-            }
-            Kind::Account => {
-                let balances: Vec<Value> = answers()
-                    .filter_map(|a| {
-                        if let Answer::Balance { asset, balance } = a { Some((asset, balance)) } else { None }
-                    })
-                    .filter_map(|(asset, balance)| {
-                        let (symbol, scale) = self.market.assets.get(asset.0 as usize)?;
-                        Some(
-                            json!({"asset": symbol, "free": decimal::format_units(balance.available, *scale),
-                                    "locked": decimal::format_units(balance.held, *scale)}),
-                        )
-                    })
-                    .collect();
-                ok_response(id, &json!({"balances": balances, "updateTime": time_ms}))
-            }
-            Kind::CancelAll { instrument } => {
-                if let Some(code) = events()
-                    .find_map(|e| if let Event::Rejected { code, .. } = e { Some(code) } else { None })
-                {
-                    return error_response(
-                        id,
-                        codes::CANCEL_REJECTED,
-                        &format!("Cancel rejected: {} ({code:?}).", code.code()),
-                    );
-                }
-                let listed = &self.market.instruments[*instrument];
-                let cancelled: Vec<Value> = events()
+                let cancelled: Vec<Value> = events
+                    .iter()
                     .filter_map(|e| if let Event::Cancelled { order, qty, .. } = e { Some((order, qty)) } else { None })
                     .map(|(order, qty)| {
                         json!({"symbol": listed.symbol, "orderId": order.0, "status": "CANCELED",
                                "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot), "transactTime": time_ms})
                     })
                     .collect();
-                ok_response(id, &Value::Array(cancelled))
-            }
-            Kind::Depth { instrument } => {
-                let listed = &self.market.instruments[*instrument];
-                let mut sides = (Vec::new(), Vec::new());
-                for answer in answers() {
-                    if let Answer::Level { side, price, qty } = answer {
-                        let level = json!([
-                            decimal::format_steps(price.0, listed.spec.tick),
-                            decimal::format_steps(qty.0, listed.spec.lot)
-                        ]);
-                        if side == Side::Buy { sides.0.push(level) } else { sides.1.push(level) }
-                    }
+                match (&pending.kind, cancelled.first()) {
+                    (Kind::CancelAll { .. }, _) => ok_response(id, &Value::Array(cancelled)),
+                    (_, Some(one)) => ok_response(id, one),
+                    (_, None) => error_response(id, codes::CANCEL_REJECTED, "Cancel rejected."),
                 }
-                ok_response(id, &json!({"lastUpdateId": sequence, "bids": sides.0, "asks": sides.1}))
+            }
+            Kind::Status { instrument } => match answers.first() {
+                Some(Answer::Order(order)) => ok_response(id, &self.open_order(*instrument, order)),
+                _ => error_response(id, codes::NO_SUCH_ORDER, "Order does not exist."),
+            },
+            Kind::OpenOrders => {
+                let orders: Vec<Value> = answers
+                    .iter()
+                    .filter_map(|a| if let Answer::Order(o) = a { Some(o) } else { None })
+                    .filter_map(|o| {
+                        let index = self.market.instruments.iter().position(|l| l.id == o.instrument)?;
+                        Some(self.open_order(index, o))
+                    })
+                    .collect();
+                ok_response(id, &Value::Array(orders))
+            }
+            Kind::Account => ok_response(id, &self.account(&answers, time_ms)),
+            Kind::Depth { instrument } => {
+                let sequence = outputs.last().map_or(0, |o| o.sequence);
+                ok_response(id, &self.depth(*instrument, &answers, sequence))
             }
         }
+    }
+
+    fn account(&self, answers: &[Answer], time_ms: Option<u64>) -> Value {
+        let balances: Vec<Value> = answers
+            .iter()
+            .filter_map(|a| {
+                if let Answer::Balance { asset, balance } = a { Some((asset, balance)) } else { None }
+            })
+            .filter_map(|(asset, balance)| {
+                let (symbol, scale) = self.market.assets.get(asset.0 as usize)?;
+                Some(json!({"asset": symbol, "free": decimal::format_units(balance.available, *scale),
+                            "locked": decimal::format_units(balance.held, *scale)}))
+            })
+            .collect();
+        json!({"balances": balances, "updateTime": time_ms})
+    }
+
+    fn depth(&self, instrument: usize, answers: &[Answer], sequence: u64) -> Value {
+        let listed = &self.market.instruments[instrument];
+        let mut sides = (Vec::new(), Vec::new());
+        for answer in answers {
+            if let Answer::Level { side, price, qty } = answer {
+                let level = json!([
+                    decimal::format_steps(price.0, listed.spec.tick),
+                    decimal::format_steps(qty.0, listed.spec.lot)
+                ]);
+                if *side == Side::Buy { sides.0.push(level) } else { sides.1.push(level) }
+            }
+        }
+        json!({"lastUpdateId": sequence, "bids": sides.0, "asks": sides.1})
     }
 
     fn placed(
