@@ -25,14 +25,19 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Key, Listed, Validated};
 use crate::decimal;
+use crate::limits::{OrderLimits, Refused};
 use crate::market::{self, Topic};
 
 /// Error codes (Binance's numbers where Binance has the case).
 pub mod codes {
     /// The request is not valid JSON or not a request object.
     pub const MALFORMED: i32 = -1000;
+    /// Too many messages on the connection (status 429, `retryAfter`).
+    pub const TOO_MANY_REQUESTS: i32 = -1003;
     /// The server is overloaded (the inbound ring is full): retry later.
     pub const SERVER_BUSY: i32 = -1008;
+    /// Too many orders for the user's tier or the tenant (status 429, `retryAfter`).
+    pub const TOO_MANY_ORDERS: i32 = -1015;
     /// The timestamp is outside the receive window.
     pub const INVALID_TIMESTAMP: i32 = -1021;
     /// The signature does not match.
@@ -57,9 +62,11 @@ pub mod codes {
     pub const BAD_API_KEY: i32 = -2015;
 
     /// Every code, in the order of docs/API-WEBSOCKET.md's table (a test keeps them equal).
-    pub const ALL: [i32; 13] = [
+    pub const ALL: [i32; 15] = [
         MALFORMED,
+        TOO_MANY_REQUESTS,
         SERVER_BUSY,
+        TOO_MANY_ORDERS,
         INVALID_TIMESTAMP,
         INVALID_SIGNATURE,
         BAD_PARAM,
@@ -82,6 +89,8 @@ const SIGNATURE_PARAMS: [&str; 4] = ["apiKey", "timestamp", "recvWindow", "signa
 pub struct Pending {
     /// The client's request id.
     pub id: Value,
+    /// The `rateLimits` of the response (orders: the user's order buckets).
+    pub rate_limits: Value,
     /// What to render.
     pub kind: Kind,
 }
@@ -169,10 +178,11 @@ fn refuse(code: i32, msg: impl Into<String>) -> Refusal {
     Refusal(code, msg.into())
 }
 
-/// The API's state: the market (from the configuration) and the keystore.
+/// The API's state: the market (from the configuration), the keystore, the order buckets.
 #[derive(Debug)]
 pub struct Api {
     market: Validated,
+    orders: OrderLimits,
     keys: BTreeMap<String, Key>,
     recv_window_ms_max: u64,
 }
@@ -183,6 +193,13 @@ pub fn now_ms() -> u64 {
     u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A rate limit refusal: status 429 and when to retry (`retryAfter`, ms since the epoch).
+pub fn too_many(id: &Value, code: i32, msg: &str, wait: std::time::Duration) -> String {
+    let retry_after = now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 2) + 1;
+    json!({"id": id, "status": 429, "error": {"code": code, "msg": msg, "data": {"retryAfter": retry_after}}})
+        .to_string()
+}
+
 /// An error response.
 pub fn error_response(id: &Value, code: i32, msg: &str) -> String {
     json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
@@ -190,7 +207,12 @@ pub fn error_response(id: &Value, code: i32, msg: &str) -> String {
 
 /// A success response.
 pub fn ok_response(id: &Value, result: &Value) -> String {
-    json!({"id": id, "status": 200, "result": result, "rateLimits": []}).to_string()
+    ok_limited(id, &Value::Array(Vec::new()), result)
+}
+
+/// A success response with the `rateLimits` the request counted against.
+fn ok_limited(id: &Value, limits: &Value, result: &Value) -> String {
+    json!({"id": id, "status": 200, "result": result, "rateLimits": limits}).to_string()
 }
 
 fn text_param<'a>(params: &'a Map<String, Value>, name: &str) -> Result<&'a str, Refusal> {
@@ -236,7 +258,12 @@ pub fn sign(secret: &str, payload: &str) -> String {
 impl Api {
     /// The API over a validated market and its keys.
     pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64) -> Api {
-        Api { market, keys: keys.into_iter().map(|k| (k.api_key.clone(), k)).collect(), recv_window_ms_max }
+        Api {
+            market,
+            orders: OrderLimits::default(),
+            keys: keys.into_iter().map(|k| (k.api_key.clone(), k)).collect(),
+            recv_window_ms_max,
+        }
     }
 
     /// The market.
@@ -245,7 +272,45 @@ impl Api {
     }
 
     /// Handles one text frame.
-    pub fn request(&self, text: &str) -> Action {
+    pub fn request(&mut self, text: &str, now_ns: u64) -> Action {
+        let action = self.parse(text);
+        match action {
+            Action::Submit(mut submission) => {
+                let user = match &submission.0 {
+                    Body::Command(Command::Place(p)) => Some(p.user),
+                    Body::Command(Command::Cancel(c)) => Some(c.user),
+                    Body::Command(Command::MassCancel(m)) => Some(m.user),
+                    _ => None,
+                };
+                if let Some(user) = user {
+                    let (tenant, tier) = self.market.tier(user.0);
+                    if let Err(Refused::Orders(wait) | Refused::Messages(wait)) =
+                        self.orders.take(&self.market.limits, (user.0, tenant, &tier), now_ns)
+                    {
+                        let msg = format!(
+                            "Too many orders; current limits are {} per second and {} per minute.",
+                            tier.orders_per_second, tier.orders_per_minute
+                        );
+                        return Action::Reply(too_many(&submission.1.id, codes::TOO_MANY_ORDERS, &msg, wait));
+                    }
+                    submission.1.rate_limits = self.order_rate_limits(user.0);
+                }
+                Action::Submit(submission)
+            }
+            other => other,
+        }
+    }
+
+    /// The user's order buckets as Binance's `rateLimits`.
+    fn order_rate_limits(&self, user: u32) -> Value {
+        let Some((second, minute)) = self.orders.user(user) else { return Value::Array(Vec::new()) };
+        json!([
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 1, "limit": second.capacity(), "count": second.used()},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": minute.capacity(), "count": minute.used()},
+        ])
+    }
+
+    fn parse(&self, text: &str) -> Action {
         let Ok(Value::Object(mut request)) = serde_json::from_str::<Value>(text) else {
             return Action::Reply(error_response(
                 &Value::Null,
@@ -283,7 +348,7 @@ impl Api {
     }
 
     fn dispatch(&self, id: &Value, method: &str, params: &Map<String, Value>) -> Result<Action, Refusal> {
-        let pending = |kind| Pending { id: id.clone(), kind };
+        let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
         match method {
             "ping" => {
                 only(params, &[])?;
@@ -529,6 +594,7 @@ impl Api {
     /// The response to a request once its outputs (through its `Done`) are in.
     pub fn respond(&self, pending: &Pending, outputs: &[Output]) -> String {
         let id = &pending.id;
+        let limits = &pending.rate_limits;
         let events: Vec<Event> =
             outputs.iter().filter_map(|o| if let Item::Event(e) = o.item { Some(e) } else { None }).collect();
         let answers: Vec<Answer> = outputs
@@ -550,7 +616,7 @@ impl Api {
         }
         match &pending.kind {
             Kind::Place { instrument, client_order_id, place } => {
-                self.placed(id, *instrument, client_order_id, place, &events, time_ms.unwrap_or(0))
+                self.placed((id, limits), *instrument, client_order_id, place, &events, time_ms.unwrap_or(0))
             }
             Kind::Cancel { instrument } | Kind::CancelAll { instrument } => {
                 let listed = &self.market.instruments[*instrument];
@@ -563,13 +629,13 @@ impl Api {
                     })
                     .collect();
                 match (&pending.kind, cancelled.first()) {
-                    (Kind::CancelAll { .. }, _) => ok_response(id, &Value::Array(cancelled)),
-                    (_, Some(one)) => ok_response(id, one),
+                    (Kind::CancelAll { .. }, _) => ok_limited(id, limits, &Value::Array(cancelled)),
+                    (_, Some(one)) => ok_limited(id, limits, one),
                     (_, None) => error_response(id, codes::CANCEL_REJECTED, "Cancel rejected."),
                 }
             }
             Kind::Status { instrument } => match answers.first() {
-                Some(Answer::Order(order)) => ok_response(id, &self.open_order(*instrument, order)),
+                Some(Answer::Order(order)) => ok_limited(id, limits, &self.open_order(*instrument, order)),
                 _ => error_response(id, codes::NO_SUCH_ORDER, "Order does not exist."),
             },
             Kind::OpenOrders => {
@@ -581,12 +647,12 @@ impl Api {
                         Some(self.open_order(index, o))
                     })
                     .collect();
-                ok_response(id, &Value::Array(orders))
+                ok_limited(id, limits, &Value::Array(orders))
             }
-            Kind::Account => ok_response(id, &self.account(&answers, time_ms)),
+            Kind::Account => ok_limited(id, limits, &self.account(&answers, time_ms)),
             Kind::Depth { instrument } => {
                 let sequence = outputs.last().map_or(0, |o| o.sequence);
-                ok_response(id, &self.depth(*instrument, &answers, sequence))
+                ok_limited(id, limits, &self.depth(*instrument, &answers, sequence))
             }
         }
     }
@@ -623,7 +689,7 @@ impl Api {
 
     fn placed(
         &self,
-        id: &Value,
+        (id, limits): (&Value, &Value),
         instrument: usize,
         client_order_id: &str,
         place: &Place,
@@ -658,8 +724,9 @@ impl Api {
             u32::from(tick.scale) + u32::from(lot.scale),
         )
         .map_or_else(|_| "overflow".to_string(), |d| d.normalize().to_string());
-        ok_response(
+        ok_limited(
             id,
+            limits,
             &json!({
                 "symbol": listed.symbol,
                 "orderId": order.0,
@@ -762,7 +829,7 @@ mod tests {
         let params = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                             "price": "60000.01", "quantity": "0.001"});
         let Action::Submit(submission) =
-            api().request(&signed("order.place", params.as_object().unwrap().clone()))
+            api().request(&signed("order.place", params.as_object().unwrap().clone()), 0)
         else {
             panic!("not submitted");
         };
@@ -784,20 +851,24 @@ mod tests {
     #[test]
     fn bad_input_gets_its_code() {
         let api = api();
-        assert_eq!(error_code(api.request("{not json")), i64::from(codes::MALFORMED));
-        assert_eq!(error_code(api.request(r#"{"id":1,"method":"nope"}"#)), i64::from(codes::UNKNOWN_METHOD));
+        let mut api = api;
+        assert_eq!(error_code(api.request("{not json", 0)), i64::from(codes::MALFORMED));
         assert_eq!(
-            error_code(api.request(r#"{"id":1,"method":"ping","params":{"x":1}}"#)),
+            error_code(api.request(r#"{"id":1,"method":"nope"}"#, 0)),
+            i64::from(codes::UNKNOWN_METHOD)
+        );
+        assert_eq!(
+            error_code(api.request(r#"{"id":1,"method":"ping","params":{"x":1}}"#, 0)),
             i64::from(codes::UNKNOWN_PARAM)
         );
         let off_tick = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                               "price": "60000.001", "quantity": "0.001"});
         assert_eq!(
-            error_code(api.request(&signed("order.place", off_tick.as_object().unwrap().clone()))),
+            error_code(api.request(&signed("order.place", off_tick.as_object().unwrap().clone()), 0)),
             i64::from(codes::BAD_PRECISION)
         );
         let mut tampered: Value = serde_json::from_str(&signed("account.status", Map::new())).unwrap();
         tampered["params"]["timestamp"] = json!(now_ms() - 1);
-        assert_eq!(error_code(api.request(&tampered.to_string())), i64::from(codes::INVALID_SIGNATURE));
+        assert_eq!(error_code(api.request(&tampered.to_string(), 0)), i64::from(codes::INVALID_SIGNATURE));
     }
 }

@@ -18,6 +18,7 @@ use ferrex_engine::{
 use serde::Deserialize;
 
 use crate::decimal::{self, DecimalError};
+use crate::limits::{LimitsConfig, Tier};
 
 /// The embedded demo configuration.
 pub const DEMO_CONFIG: &str = include_str!("../demo/demo.toml");
@@ -52,6 +53,9 @@ pub struct Config {
     /// Users created on a new journal.
     #[serde(default)]
     pub users: Vec<User>,
+    /// Rate limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`.
@@ -186,6 +190,8 @@ pub struct User {
     /// Deposits made when the journal is new: asset symbol to amount.
     #[serde(default)]
     pub deposits: BTreeMap<String, String>,
+    /// Its order rate tier (`[limits.tiers.NAME]`; `default` when not given).
+    pub tier: Option<String>,
 }
 
 mod defaults {
@@ -260,6 +266,17 @@ pub struct Validated {
     pub durability: Durability,
     /// The core's wait strategy.
     pub wait: WaitStrategy,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+    /// Configured users: id -> (tenant, order tier).
+    pub users: BTreeMap<u32, (u32, Tier)>,
+}
+
+impl Validated {
+    /// A user's tenant and order tier (users not in the configuration: tenant 0, `default`).
+    pub fn tier(&self, user: u32) -> (u32, Tier) {
+        self.users.get(&user).copied().unwrap_or_else(|| (0, self.limits.tiers["default"]))
+    }
 }
 
 impl Config {
@@ -359,7 +376,52 @@ impl Config {
                 ));
             }
         }
-        Ok(Validated { engine, instruments, assets, setup, listen, durability, wait })
+        let users = self.user_tiers()?;
+        Ok(Validated {
+            engine,
+            instruments,
+            assets,
+            setup,
+            listen,
+            durability,
+            wait,
+            limits: self.limits.clone(),
+            users,
+        })
+    }
+
+    /// Each configured user's tenant and tier; the `default` tier must exist.
+    fn user_tiers(&self) -> Result<BTreeMap<u32, (u32, Tier)>, ConfigError> {
+        let default = *self
+            .limits
+            .tiers
+            .get("default")
+            .ok_or_else(|| bad("limits.tiers", "a `default` tier is needed"))?;
+        for (name, tier) in &self.limits.tiers {
+            if tier.orders_per_second == 0 || tier.orders_per_minute == 0 {
+                return Err(bad(format!("limits.tiers.{name}"), "limits must be positive"));
+            }
+        }
+        let limits = &self.limits;
+        if limits.tenant_orders_per_second == 0
+            || limits.connection_messages_per_second == 0
+            || limits.ip_connections_max == 0
+        {
+            return Err(bad("limits", "limits must be positive"));
+        }
+        let mut users = BTreeMap::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let tier = match &user.tier {
+                None => default,
+                Some(name) => *self
+                    .limits
+                    .tiers
+                    .get(name)
+                    .ok_or_else(|| bad(format!("users[{i}].tier"), format!("no tier {name:?}")))?,
+            };
+            users.insert(user.id, (user.tenant, tier));
+        }
+        Ok(users)
     }
 
     /// The set-up commands of the users and their deposits, with the key behind each.

@@ -5,6 +5,7 @@
 //! - [`config`]: the TOML configuration and keystore (docs/CONFIG.md);
 //! - [`decimal`]: exact decimal strings at the edge;
 //! - [`api`]: the WebSocket JSON API in Binance's conventions (docs/API-WEBSOCKET.md);
+//! - [`limits`]: rate limits (token buckets per user, tenant, connection and IP);
 //! - [`market`]: depth diffs, trades, best bid and offer and user data from the engine's events;
 //! - [`server`]: the mio + tungstenite event loop.
 //!
@@ -16,5 +17,6 @@
 pub mod api;
 pub mod config;
 pub mod decimal;
+pub mod limits;
 pub mod market;
 pub mod server;

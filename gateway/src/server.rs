@@ -15,9 +15,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::ErrorKind;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrex_engine::runtime::message::{Item, Origin, Output, Request};
 use ferrex_engine::runtime::{SubmitError, Submitter, Subscriber};
@@ -29,6 +30,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::api::{self, Action, Api, MarketQuery, Pending, codes};
+use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
 
 const LISTENER: Token = Token(usize::MAX);
@@ -74,6 +76,11 @@ pub struct Server {
     /// Who listens to what: topic -> connection slots.
     topics: HashMap<Topic, BTreeSet<usize>>,
     messages: Vec<(Topic, String)>,
+    /// Per slot: the connection's message bucket and its peer's address.
+    peers: Vec<Option<(Bucket, IpAddr)>>,
+    /// Open connections per IP address.
+    per_ip: HashMap<IpAddr, u32>,
+    epoch: Instant,
 }
 
 impl Server {
@@ -104,6 +111,9 @@ impl Server {
             market,
             topics: HashMap::new(),
             messages: Vec::new(),
+            peers: Vec::new(),
+            per_ip: HashMap::new(),
+            epoch: Instant::now(),
         })
     }
 
@@ -137,22 +147,29 @@ impl Server {
 
     fn accept(&mut self) -> std::io::Result<()> {
         loop {
-            let (mut stream, _) = match self.listener.accept() {
+            let (mut stream, peer) = match self.listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             let open = self.connections.iter().filter(|c| c.is_some()).count();
-            if open >= self.limits.connections_max {
+            let limits = &self.api.market().limits;
+            let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+            if open >= self.limits.connections_max || from_ip >= limits.ip_connections_max {
                 drop(stream);
                 continue;
             }
+            let bucket =
+                Bucket::new(limits.connection_messages_per_second, Duration::from_secs(1), self.now_ns());
             let slot = self.connections.iter().position(Option::is_none).unwrap_or(self.connections.len());
             if slot == self.connections.len() {
                 self.connections.push(None);
                 self.generations.push(0);
+                self.peers.push(None);
             }
+            self.peers[slot] = Some((bucket, peer.ip()));
+            *self.per_ip.entry(peer.ip()).or_default() += 1;
             self.poll.registry().register(
                 &mut stream,
                 Token(slot),
@@ -229,9 +246,20 @@ impl Server {
         self.connections[slot] = Some(Conn::Open(ws));
     }
 
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// One request: an immediate reply, or `None` once it is on its way to the core.
     fn handle(&mut self, slot: usize, text: &str) -> Option<String> {
-        match self.api.request(text) {
+        let now_ns = self.now_ns();
+        if let Some(Some((bucket, _))) = self.peers.get_mut(slot)
+            && let Err(wait) = bucket.take(now_ns)
+        {
+            let msg = format!("Too many messages; current limit is {} per second.", bucket.capacity());
+            return Some(api::too_many(&serde_json::Value::Null, codes::TOO_MANY_REQUESTS, &msg, wait));
+        }
+        match self.api.request(text, now_ns) {
             Action::Reply(reply) => Some(reply),
             Action::MarketData { id, query } => {
                 let market = self.api.market();
@@ -365,6 +393,14 @@ impl Server {
             let _ = self.poll.registry().deregister(ws.get_mut());
         }
         self.generations[slot] += 1;
+        if let Some((_, ip)) = self.peers.get_mut(slot).and_then(Option::take)
+            && let Some(count) = self.per_ip.get_mut(&ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
         self.in_flight.retain(|_, f| f.connection != slot);
         for listeners in self.topics.values_mut() {
             listeners.remove(&slot);

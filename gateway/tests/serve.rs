@@ -252,6 +252,49 @@ fn bad_input_gets_its_error_and_the_server_keeps_serving() {
 }
 
 #[test]
+fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
+    let dir = TempDir::new("serve-flood");
+    let server = Server::start(&dir);
+    let mut dave = server.connect();
+    // Dave is on the demo's retail tier (5 orders a second, 20 a minute): 30 orders sent at once.
+    let mut requests = Vec::new();
+    for n in 0..30 {
+        let mut params = limit("BUY", "50000.00", "0.001").as_object().expect("object").clone();
+        params.insert("apiKey".into(), json!("demo-dave"));
+        params.insert("timestamp".into(), json!(now_ms()));
+        params.insert("signature".into(), json!(signature("demo-dave-secret", &params)));
+        requests.push(json!({"id": n, "method": "order.place", "params": params}).to_string());
+    }
+    for request in requests {
+        dave.ws.write(Message::text(request)).expect("queued");
+    }
+    dave.ws.flush().expect("sent");
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..30 {
+        let response = dave.next_message();
+        if response["status"] == 200 {
+            accepted += 1;
+            assert_eq!(response["rateLimits"][0]["limit"], 5, "{response}");
+        } else {
+            refused += 1;
+            assert_eq!(
+                (response["status"].clone(), response["error"]["code"].clone()),
+                (json!(429), json!(-1015)),
+                "{response}"
+            );
+            assert!(response["error"]["data"]["retryAfter"].as_u64() > Some(now_ms() - 1_000), "{response}");
+        }
+    }
+    assert!(accepted >= 5 && refused >= 1, "{accepted} accepted, {refused} refused");
+    let open = dave.signed("dave", "openOrders.status", json!({}))["result"].as_array().map(Vec::len);
+    assert_eq!(open, Some(accepted), "refused orders never reached the engine");
+    let mut bob = server.connect();
+    let other = bob.signed("bob", "order.place", limit("BUY", "50000.00", "0.001"));
+    assert_eq!(other["status"], 200, "another user is not limited by Dave's flood: {other}");
+    assert!(server.stop());
+}
+
+#[test]
 fn orders_and_balances_survive_a_restart() {
     let dir = TempDir::new("serve-restart");
     let server = Server::start(&dir);
