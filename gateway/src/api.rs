@@ -156,6 +156,13 @@ pub enum Action {
         /// The response.
         reply: String,
     },
+    /// Cancel the user's orders when this connection closes (or stop doing so), then reply.
+    CancelOnDisconnect {
+        /// The user, or `None` to turn it off.
+        user: Option<UserId>,
+        /// The response.
+        reply: String,
+    },
     /// Answer from the gateway's market data (`ticker.book`, `trades.recent`).
     MarketData {
         /// The client's request id.
@@ -426,6 +433,20 @@ impl Api {
                     instrument: Some(self.market.instruments[instrument].id),
                 });
                 Ok(submit(Body::Command(command), pending(Kind::CancelAll { instrument })))
+            }
+            "session.cancelOnDisconnect" => {
+                let user = self.authenticate(params, &["enabled"])?;
+                let enabled = match params.get("enabled") {
+                    Some(Value::Bool(enabled)) => *enabled,
+                    _ => {
+                        return Err(refuse(
+                            codes::BAD_PARAM,
+                            "Mandatory parameter 'enabled' (true or false) was not sent.",
+                        ));
+                    }
+                };
+                let reply = ok_response(id, &json!({"cancelOnDisconnect": enabled}));
+                Ok(Action::CancelOnDisconnect { user: enabled.then_some(user), reply })
             }
             "userDataStream.subscribe" => {
                 let user = self.authenticate(params, &[])?;

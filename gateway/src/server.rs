@@ -13,15 +13,16 @@
 //! queued in tungstenite's buffer, bounded by `write_buffer_bytes_max`, then is cut off).
 //! Known limitations: no streams, rate limits, sessions (logon) or metrics yet (issue 6 goes on).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ferrex_engine::runtime::message::{Item, Origin, Output, Request};
+use ferrex_engine::runtime::message::{Body, Item, Origin, Output, Request};
 use ferrex_engine::runtime::{SubmitError, Submitter, Subscriber};
+use ferrex_engine::{Command, MassCancel, UserId};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use tungstenite::handshake::server::{NoCallback, ServerHandshake};
@@ -80,6 +81,10 @@ pub struct Server {
     peers: Vec<Option<(Bucket, IpAddr)>>,
     /// Open connections per IP address.
     per_ip: HashMap<IpAddr, u32>,
+    /// Per slot: the user whose orders are cancelled when the connection closes.
+    cancel_on_close: Vec<Option<UserId>>,
+    /// Requests of the gateway's own (cancel-on-disconnect) waiting for room in the ring.
+    deferred: VecDeque<Request>,
     epoch: Instant,
 }
 
@@ -113,6 +118,8 @@ impl Server {
             messages: Vec::new(),
             peers: Vec::new(),
             per_ip: HashMap::new(),
+            cancel_on_close: Vec::new(),
+            deferred: VecDeque::new(),
             epoch: Instant::now(),
         })
     }
@@ -134,6 +141,15 @@ impl Server {
                     self.accept()?;
                 } else {
                     self.ready(event.token().0);
+                }
+            }
+            while let Some(request) = self.deferred.front() {
+                match self.submitter.submit(*request) {
+                    Ok(()) => {
+                        self.deferred.pop_front();
+                    }
+                    Err(SubmitError::Busy) => break,
+                    Err(SubmitError::Stopped) => return Ok(()),
                 }
             }
             outputs.clear();
@@ -167,6 +183,7 @@ impl Server {
                 self.connections.push(None);
                 self.generations.push(0);
                 self.peers.push(None);
+                self.cancel_on_close.push(None);
             }
             self.peers[slot] = Some((bucket, peer.ip()));
             *self.per_ip.entry(peer.ip()).or_default() += 1;
@@ -261,6 +278,10 @@ impl Server {
         }
         match self.api.request(text, now_ns) {
             Action::Reply(reply) => Some(reply),
+            Action::CancelOnDisconnect { user, reply } => {
+                self.cancel_on_close[slot] = user;
+                Some(reply)
+            }
             Action::MarketData { id, query } => {
                 let market = self.api.market();
                 let result = match query {
@@ -393,6 +414,14 @@ impl Server {
             let _ = self.poll.registry().deregister(ws.get_mut());
         }
         self.generations[slot] += 1;
+        if let Some(user) = self.cancel_on_close.get_mut(slot).and_then(Option::take) {
+            // Answered to nobody (the connection is gone); queued, so a full ring only delays it.
+            let command = Command::MassCancel(MassCancel { user, instrument: None });
+            self.deferred.push_back(Request {
+                origin: Origin { session: u32::MAX, tag: 0 },
+                body: Body::Command(command),
+            });
+        }
         if let Some((_, ip)) = self.peers.get_mut(slot).and_then(Option::take)
             && let Some(count) = self.per_ip.get_mut(&ip)
         {

@@ -84,11 +84,17 @@ fn signature(secret: &str, params: &serde_json::Map<String, Value>) -> String {
 }
 
 impl Client {
+    /// Sends a request and returns its response (stream events arriving first are passed over).
     fn send_text(&mut self, text: String) -> Value {
         self.ws.send(Message::text(text)).expect("send");
         loop {
             match self.ws.read().expect("a response") {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                    if message.get("status").is_some() {
+                        return message;
+                    }
+                }
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("unexpected {other:?}"),
             }
@@ -291,6 +297,31 @@ fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
     let mut bob = server.connect();
     let other = bob.signed("bob", "order.place", limit("BUY", "50000.00", "0.001"));
     assert_eq!(other["status"], 200, "another user is not limited by Dave's flood: {other}");
+    assert!(server.stop());
+}
+
+#[test]
+fn cancel_on_disconnect_cancels_the_users_orders_when_the_connection_closes() {
+    let dir = TempDir::new("serve-cancel-on-disconnect");
+    let server = Server::start(&dir);
+    let mut watcher = server.connect();
+    assert_eq!(watcher.signed("carol", "userDataStream.subscribe", json!({}))["status"], 200);
+    let mut session = server.connect();
+    let enabled = session.signed("carol", "session.cancelOnDisconnect", json!({"enabled": true}));
+    assert_eq!(enabled["result"]["cancelOnDisconnect"], true, "{enabled}");
+    let placed = session.signed("carol", "order.place", limit("BUY", "55000.00", "0.01"));
+    let order = placed["result"]["orderId"].clone();
+    session.ws.close(None).expect("close");
+    let _ = session.ws.flush();
+    // The user data stream tells when the gateway's mass cancel was applied.
+    let cancelled = loop {
+        let event = watcher.next_message()["event"].clone();
+        if event["x"] == "CANCELED" {
+            break event;
+        }
+    };
+    assert_eq!(cancelled["i"], order);
+    assert_eq!(watcher.signed("carol", "openOrders.status", json!({}))["result"], json!([]));
     assert!(server.stop());
 }
 
