@@ -377,6 +377,32 @@ impl Api {
                 let query = Query::Depth { instrument: self.market.instruments[instrument].id, levels_max };
                 Ok(submit(Body::Query(query), pending(Kind::Depth { instrument })))
             }
+            "ticker.book" => {
+                only(params, &["symbol"])?;
+                let instrument =
+                    if params.contains_key("symbol") { Some(self.instrument(params)?) } else { None };
+                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::TickerBook(instrument) })
+            }
+            "trades.recent" => {
+                only(params, &["symbol", "limit"])?;
+                let instrument = self.instrument(params)?;
+                let limit = usize::try_from(u64_param(params, "limit")?.unwrap_or(500).clamp(1, 1000))
+                    .expect("small");
+                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::RecentTrades(instrument, limit) })
+            }
+            _ => self.dispatch_signed(id, method, params),
+        }
+    }
+
+    /// The methods that act for a user (signed).
+    fn dispatch_signed(
+        &self,
+        id: &Value,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Action, Refusal> {
+        let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
+        match method {
             "order.place" => {
                 let user = self.authenticate(
                     params,
@@ -411,19 +437,6 @@ impl Api {
                     None => None,
                 };
                 Ok(submit(Body::Query(Query::OpenOrders { user, instrument }), pending(Kind::OpenOrders)))
-            }
-            "ticker.book" => {
-                only(params, &["symbol"])?;
-                let instrument =
-                    if params.contains_key("symbol") { Some(self.instrument(params)?) } else { None };
-                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::TickerBook(instrument) })
-            }
-            "trades.recent" => {
-                only(params, &["symbol", "limit"])?;
-                let instrument = self.instrument(params)?;
-                let limit = usize::try_from(u64_param(params, "limit")?.unwrap_or(500).clamp(1, 1000))
-                    .expect("small");
-                Ok(Action::MarketData { id: id.clone(), query: MarketQuery::RecentTrades(instrument, limit) })
             }
             "openOrders.cancelAll" => {
                 let user = self.authenticate(params, &["symbol"])?;
