@@ -27,6 +27,8 @@ use crate::config::{Key, Listed, Validated};
 use crate::decimal;
 use crate::limits::{OrderLimits, Refused};
 use crate::market::{self, Topic};
+use crate::metrics::Metrics;
+use std::sync::Arc;
 
 /// Error codes (Binance's numbers where Binance has the case).
 pub mod codes {
@@ -80,6 +82,27 @@ pub mod codes {
         BAD_API_KEY,
     ];
 }
+
+/// The methods (metrics label them; anything else counts as `unknown`).
+const METHODS: [&str; 17] = [
+    "ping",
+    "time",
+    "exchangeInfo",
+    "depth",
+    "ticker.book",
+    "trades.recent",
+    "order.place",
+    "order.cancel",
+    "order.status",
+    "openOrders.status",
+    "openOrders.cancelAll",
+    "session.cancelOnDisconnect",
+    "userDataStream.subscribe",
+    "account.status",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "invalid",
+];
 
 /// Parameters each method accepts beyond the signature fields.
 const SIGNATURE_PARAMS: [&str; 4] = ["apiKey", "timestamp", "recvWindow", "signature"];
@@ -189,6 +212,7 @@ fn refuse(code: i32, msg: impl Into<String>) -> Refusal {
 #[derive(Debug)]
 pub struct Api {
     market: Validated,
+    metrics: Arc<Metrics>,
     orders: OrderLimits,
     keys: BTreeMap<String, Key>,
     recv_window_ms_max: u64,
@@ -264,9 +288,10 @@ pub fn sign(secret: &str, payload: &str) -> String {
 
 impl Api {
     /// The API over a validated market and its keys.
-    pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64) -> Api {
+    pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64, metrics: Arc<Metrics>) -> Api {
         Api {
             market,
+            metrics,
             orders: OrderLimits::default(),
             keys: keys.into_iter().map(|k| (k.api_key.clone(), k)).collect(),
             recv_window_ms_max,
@@ -298,6 +323,8 @@ impl Api {
                             "Too many orders; current limits are {} per second and {} per minute.",
                             tier.orders_per_second, tier.orders_per_minute
                         );
+                        self.metrics.error(codes::TOO_MANY_ORDERS);
+                        tracing::info!(user = user.0, code = codes::TOO_MANY_ORDERS, "order rate limit");
                         return Action::Reply(too_many(&submission.1.id, codes::TOO_MANY_ORDERS, &msg, wait));
                     }
                     submission.1.rate_limits = self.order_rate_limits(user.0);
@@ -306,6 +333,13 @@ impl Api {
             }
             other => other,
         }
+    }
+
+    /// An error response, counted and logged (never with secrets: the message is ours).
+    fn fail(&self, id: &Value, code: i32, msg: &str) -> String {
+        self.metrics.error(code);
+        tracing::info!(code, msg, "request refused");
+        error_response(id, code, msg)
     }
 
     /// The user's order buckets as Binance's `rateLimits`.
@@ -319,7 +353,7 @@ impl Api {
 
     fn parse(&self, text: &str) -> Action {
         let Ok(Value::Object(mut request)) = serde_json::from_str::<Value>(text) else {
-            return Action::Reply(error_response(
+            return Action::Reply(self.fail(
                 &Value::Null,
                 codes::MALFORMED,
                 "Malformed request: not a JSON object.",
@@ -335,22 +369,24 @@ impl Api {
                 return self.streams(&id, method.as_ref().and_then(Value::as_str), &streams);
             }
             Some(_) => {
-                return Action::Reply(error_response(&id, codes::MALFORMED, "'params' must be an object."));
+                return Action::Reply(self.fail(&id, codes::MALFORMED, "'params' must be an object."));
             }
         };
         if let Some(extra) = request.keys().next() {
-            return Action::Reply(error_response(
+            return Action::Reply(self.fail(
                 &id,
                 codes::MALFORMED,
                 &format!("Unknown request field '{extra}'."),
             ));
         }
         let Some(Value::String(method)) = method else {
-            return Action::Reply(error_response(&id, codes::MALFORMED, "'method' must be a string."));
+            self.metrics.request("invalid");
+            return Action::Reply(self.fail(&id, codes::MALFORMED, "'method' must be a string."));
         };
+        self.metrics.request(if METHODS.contains(&method.as_str()) { &method } else { "unknown" });
         match self.dispatch(&id, &method, &params) {
             Ok(action) => action,
-            Err(Refusal(code, msg)) => Action::Reply(error_response(&id, code, &msg)),
+            Err(Refusal(code, msg)) => Action::Reply(self.fail(&id, code, &msg)),
         }
     }
 
@@ -479,14 +515,14 @@ impl Api {
         let subscribe = match method {
             Some("SUBSCRIBE") => true,
             Some("UNSUBSCRIBE") => false,
-            _ => return Action::Reply(error_response(id, codes::MALFORMED, "'params' must be an object.")),
+            _ => return Action::Reply(self.fail(id, codes::MALFORMED, "'params' must be an object.")),
         };
         let mut topics = Vec::with_capacity(streams.len());
         for stream in streams {
             match stream.as_str().and_then(|name| market::topic(&self.market, name)) {
                 Some(topic) => topics.push(topic),
                 None => {
-                    return Action::Reply(error_response(
+                    return Action::Reply(self.fail(
                         id,
                         codes::BAD_PARAM,
                         &format!("Invalid stream {stream}."),
@@ -646,7 +682,7 @@ impl Api {
                 Kind::Place { .. } => (codes::ORDER_REJECTED, "Order"),
                 _ => (codes::CANCEL_REJECTED, "Cancel"),
             };
-            return error_response(id, error, &format!("{what} rejected: {} ({code:?}).", code.code()));
+            return self.fail(id, error, &format!("{what} rejected: {} ({code:?}).", code.code()));
         }
         match &pending.kind {
             Kind::Place { instrument, client_order_id, place } => {
@@ -665,12 +701,12 @@ impl Api {
                 match (&pending.kind, cancelled.first()) {
                     (Kind::CancelAll { .. }, _) => ok_limited(id, limits, &Value::Array(cancelled)),
                     (_, Some(one)) => ok_limited(id, limits, one),
-                    (_, None) => error_response(id, codes::CANCEL_REJECTED, "Cancel rejected."),
+                    (_, None) => self.fail(id, codes::CANCEL_REJECTED, "Cancel rejected."),
                 }
             }
             Kind::Status { instrument } => match answers.first() {
                 Some(Answer::Order(order)) => ok_limited(id, limits, &self.open_order(*instrument, order)),
-                _ => error_response(id, codes::NO_SUCH_ORDER, "Order does not exist."),
+                _ => self.fail(id, codes::NO_SUCH_ORDER, "Order does not exist."),
             },
             Kind::OpenOrders => {
                 let orders: Vec<Value> = answers
@@ -838,7 +874,13 @@ mod tests {
     use crate::config::{Config, DEMO_KEYSTORE, load_keys};
 
     fn api() -> Api {
-        Api::new(Config::demo().validate().expect("demo"), load_keys(DEMO_KEYSTORE).expect("keys"), 60_000)
+        let metrics = Arc::new(Metrics::new(Arc::default(), Arc::default()));
+        Api::new(
+            Config::demo().validate().expect("demo"),
+            load_keys(DEMO_KEYSTORE).expect("keys"),
+            60_000,
+            metrics,
+        )
     }
 
     fn signed(method: &str, mut params: Map<String, Value>) -> String {

@@ -73,6 +73,8 @@ pub struct Server {
     /// The largest `recvWindow` a signed request may ask for, ms.
     #[serde(default = "defaults::recv_window_ms_max")]
     pub recv_window_ms_max: u64,
+    /// The admin HTTP address (`/metrics`, `/health`, `/ready`); none: not served.
+    pub admin_listen: Option<String>,
 }
 
 /// `[journal]`.

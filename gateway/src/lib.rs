@@ -19,4 +19,5 @@ pub mod config;
 pub mod decimal;
 pub mod limits;
 pub mod market;
+pub mod metrics;
 pub mod server;

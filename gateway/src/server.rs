@@ -33,6 +33,7 @@ use tungstenite::{Message, WebSocket};
 use crate::api::{self, Action, Api, MarketQuery, Pending, codes};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
+use crate::metrics::Metrics;
 
 const LISTENER: Token = Token(usize::MAX);
 
@@ -54,6 +55,7 @@ enum Conn {
 
 /// A request waiting for its outputs.
 struct InFlight {
+    started: Instant,
     connection: usize,
     generation: u64,
     pending: Pending,
@@ -86,6 +88,7 @@ pub struct Server {
     /// Requests of the gateway's own (cancel-on-disconnect) waiting for room in the ring.
     deferred: VecDeque<Request>,
     epoch: Instant,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -97,6 +100,7 @@ impl Server {
         submitter: Submitter,
         subscriber: Subscriber,
         market: MarketData,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Server> {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -121,6 +125,7 @@ impl Server {
             cancel_on_close: Vec::new(),
             deferred: VecDeque::new(),
             epoch: Instant::now(),
+            metrics,
         })
     }
 
@@ -186,6 +191,7 @@ impl Server {
                 self.cancel_on_close.push(None);
             }
             self.peers[slot] = Some((bucket, peer.ip()));
+            self.metrics.connection(true, "");
             *self.per_ip.entry(peer.ip()).or_default() += 1;
             self.poll.registry().register(
                 &mut stream,
@@ -201,7 +207,10 @@ impl Server {
             self.connections[slot] = match tungstenite::accept_with_config(stream, Some(config)) {
                 Ok(ws) => Some(Conn::Open(ws)),
                 Err(HandshakeError::Interrupted(mid)) => Some(Conn::Handshaking(mid)),
-                Err(HandshakeError::Failure(_)) => None,
+                Err(HandshakeError::Failure(_)) => {
+                    self.forget(slot, "handshake");
+                    None
+                }
             };
         }
     }
@@ -217,7 +226,7 @@ impl Server {
                     return;
                 }
                 Err(HandshakeError::Failure(_)) => {
-                    self.forget(slot);
+                    self.forget(slot, "handshake");
                     return;
                 }
             },
@@ -229,25 +238,34 @@ impl Server {
                     if let Some(reply) = self.handle(slot, text.as_str())
                         && ws.write(Message::text(reply)).is_err()
                     {
-                        self.forget(slot);
+                        self.forget(slot, "error");
                         return;
                     }
                 }
                 Ok(Message::Binary(_)) => {
+                    self.metrics.error(codes::MALFORMED);
                     let reply = api::error_response(
                         &serde_json::Value::Null,
                         codes::MALFORMED,
                         "Binary frames are not accepted here.",
                     );
                     if ws.write(Message::text(reply)).is_err() {
-                        self.forget(slot);
+                        self.forget(slot, "error");
                         return;
                     }
                 }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    self.forget(slot, "closed");
+                    return;
+                }
+                Err(tungstenite::Error::Capacity(_)) => {
+                    self.forget(slot, "oversize");
+                    return;
+                }
                 Err(_) => {
-                    self.forget(slot);
+                    self.forget(slot, "error");
                     return;
                 }
             }
@@ -256,7 +274,7 @@ impl Server {
             Ok(()) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
             Err(_) => {
-                self.forget(slot);
+                self.forget(slot, "error");
                 return;
             }
         }
@@ -274,6 +292,7 @@ impl Server {
             && let Err(wait) = bucket.take(now_ns)
         {
             let msg = format!("Too many messages; current limit is {} per second.", bucket.capacity());
+            self.metrics.error(codes::TOO_MANY_REQUESTS);
             return Some(api::too_many(&serde_json::Value::Null, codes::TOO_MANY_REQUESTS, &msg, wait));
         }
         match self.api.request(text, now_ns) {
@@ -314,21 +333,30 @@ impl Server {
                         let generation = self.generations[slot];
                         self.in_flight.insert(
                             tag,
-                            InFlight { connection: slot, generation, pending, outputs: Vec::new() },
+                            InFlight {
+                                started: Instant::now(),
+                                connection: slot,
+                                generation,
+                                pending,
+                                outputs: Vec::new(),
+                            },
                         );
                         None
                     }
-                    Err(SubmitError::Busy) => Some(api::error_response(
-                        &pending.id,
-                        codes::SERVER_BUSY,
-                        "Server is currently overloaded, please retry.",
-                    )),
-                    Err(SubmitError::Stopped) => {
-                        Some(api::error_response(&pending.id, codes::SERVER_BUSY, "Server is shutting down."))
+                    Err(SubmitError::Busy) => {
+                        Some(self.refused(&pending.id, "Server is currently overloaded, please retry."))
                     }
+                    Err(SubmitError::Stopped) => Some(self.refused(&pending.id, "Server is shutting down.")),
                 }
             }
         }
+    }
+
+    /// A "server busy" answer (the ring is full or closed), counted and logged.
+    fn refused(&self, id: &serde_json::Value, msg: &str) -> String {
+        self.metrics.error(codes::SERVER_BUSY);
+        tracing::warn!(code = codes::SERVER_BUSY, msg, "request refused");
+        api::error_response(id, codes::SERVER_BUSY, msg)
     }
 
     /// Routes the core's outputs; answers each request whose `Done` arrived; publishes market
@@ -341,6 +369,13 @@ impl Server {
         messages.clear();
         let time_ms = api::now_ms();
         for output in outputs {
+            match output.item {
+                Item::Event(ferrex_engine::Event::Fill(_)) => self.metrics.trade(),
+                Item::Event(ferrex_engine::Event::Rejected { code, .. }) => {
+                    self.metrics.engine_reject(code.code());
+                }
+                _ => {}
+            }
             self.market.observe(self.api.market(), output, time_ms, &mut messages);
         }
         self.market.flush(self.api.market(), time_ms, &mut messages);
@@ -380,7 +415,8 @@ impl Server {
             }
         }
         for slot in slow {
-            self.forget(slot);
+            tracing::warn!(connection = slot, "disconnected: cannot keep up with its streams (1 MiB unsent)");
+            self.forget(slot, "slow");
         }
     }
 
@@ -398,18 +434,23 @@ impl Server {
                 continue;
             }
             let response = self.api.respond(&flight.pending, &flight.outputs);
+            self.metrics.latency(flight.started.elapsed());
             let Some(Some(Conn::Open(ws))) = self.connections.get_mut(flight.connection) else { continue };
             let sent = ws.write(Message::text(response)).and_then(|()| ws.flush());
             match sent {
                 Ok(()) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => self.forget(flight.connection),
+                Err(_) => self.forget(flight.connection, "error"),
             }
         }
     }
 
     /// Ends the connection in `slot` (closing its socket if it is still held there).
-    fn forget(&mut self, slot: usize) {
+    fn forget(&mut self, slot: usize, reason: &str) {
+        if self.peers.get(slot).is_some_and(Option::is_some) {
+            self.metrics.connection(false, reason);
+            tracing::debug!(connection = slot, reason, "connection ended");
+        }
         if let Some(Some(Conn::Open(mut ws))) = self.connections.get_mut(slot).map(Option::take) {
             let _ = self.poll.registry().deregister(ws.get_mut());
         }

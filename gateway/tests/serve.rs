@@ -19,12 +19,13 @@ const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
 struct Server {
     child: Child,
     address: String,
+    admin: String,
 }
 
 impl Server {
     fn start(dir: &TempDir) -> Server {
         let mut child = Command::new(FERREX)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data"])
             .arg(&dir.0)
             .stdout(Stdio::piped())
             .spawn()
@@ -35,15 +36,33 @@ impl Server {
             .map_while(Result::ok)
             .find_map(|line| line.strip_prefix("ferrex: listening on ws://").map(str::to_string))
             .expect("the server says where it listens");
+        let admin = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("ferrex: admin on http://")?.split('/').next().map(str::to_string)
+            })
+            .expect("the server says where its admin endpoint is");
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, address }
+        Server { child, address, admin }
     }
 
     fn connect(&self) -> Client {
         let stream = TcpStream::connect(&self.address).expect("connect");
         let (ws, _) = tungstenite::client(format!("ws://{}/", self.address), stream).expect("handshake");
         Client { ws }
+    }
+
+    /// An admin HTTP GET: (status line, body).
+    fn admin_get(&self, path: &str) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(&self.admin).expect("admin connect");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: ferrex\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        (head.lines().next().unwrap_or_default().to_string(), body.to_string())
     }
 
     /// SIGTERM, then the exit status (a graceful stop exits 0).
@@ -203,6 +222,15 @@ fn two_users_trade_and_every_figure_is_exact() {
         ("9.80000000".into(), "0.00000000".into()),
         "the hold is released"
     );
+    assert_eq!(server.admin_get("/health").0, "HTTP/1.1 200 OK");
+    assert_eq!(server.admin_get("/ready").0, "HTTP/1.1 200 OK");
+    let (status, metrics) = server.admin_get("/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for line in
+        ["ferrex_trades_total 1", "ferrex_requests_total{method=\"order.place\"} 2", "ferrex_connections 3"]
+    {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     assert!(server.stop(), "a graceful stop exits 0");
 }
 
@@ -254,6 +282,11 @@ fn bad_input_gets_its_error_and_the_server_keeps_serving() {
         client.signed("alice", "openOrders.status", json!({}))["result"].as_array().map(Vec::len),
         Some(1)
     );
+    let (_, metrics) = server.admin_get("/metrics");
+    for code in ["-1000", "-1022", "-2015", "-1111"] {
+        let counted = format!("ferrex_errors_total{{code=\"{code}\"}}");
+        assert!(metrics.lines().any(|l| l.starts_with(&counted)), "{counted} in:\n{metrics}");
+    }
     assert!(server.stop());
 }
 

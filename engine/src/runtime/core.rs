@@ -126,6 +126,32 @@ pub struct CoreReport {
     pub segments_retired: u64,
 }
 
+/// Live figures of the core for metrics, updated after every batch (relaxed atomics: each is
+/// exact, the set is not a snapshot).
+#[derive(Debug, Default)]
+pub struct CoreStats {
+    /// Commands journaled and applied.
+    pub commands: AtomicU64,
+    /// Queries answered.
+    pub queries: AtomicU64,
+    /// Batches.
+    pub batches: AtomicU64,
+    /// Requests in the last batch (how many were waiting in the ring).
+    pub batch_last: AtomicU64,
+    /// The largest batch so far.
+    pub batch_max: AtomicU64,
+    /// Syncs (`sync` durability).
+    pub syncs: AtomicU64,
+    /// Time spent in syncs, ns.
+    pub sync_ns_total: AtomicU64,
+    /// The longest sync, ns.
+    pub sync_ns_max: AtomicU64,
+    /// Consumers cut off.
+    pub consumers_cut_off: AtomicU64,
+    /// The fullest outbound queue after the last batch, slots.
+    pub outbound_occupancy: AtomicU64,
+}
+
 /// The sequencer's clock: wall time in ns since the Unix epoch, never below the last stamp.
 #[derive(Clone, Copy, Debug)]
 pub struct SequencerClock {
@@ -173,6 +199,7 @@ pub struct Core<S: Storage> {
     pub(super) waker: Arc<Waker>,
     pub(super) archive: bool,
     pub(super) clock: SequencerClock,
+    pub(super) stats: Arc<CoreStats>,
 }
 
 /// The core's working state inside its loop.
@@ -255,9 +282,15 @@ impl<S: Storage> Running<S> {
                 Body::Query(query) => self.query(request.origin, &query),
             }
         }
+        let stats = Arc::clone(&self.core.stats);
         if commands > 0 {
             if self.core.config.durability == Durability::Sync {
+                let started = std::time::Instant::now();
                 self.core.wal.sync()?;
+                let sync_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                stats.syncs.fetch_add(1, Ordering::Relaxed);
+                stats.sync_ns_total.fetch_add(sync_ns, Ordering::Relaxed);
+                stats.sync_ns_max.fetch_max(sync_ns, Ordering::Relaxed);
                 self.report.syncs += 1;
             }
             self.core.durable.store(self.report.last_sequence, Ordering::Release);
@@ -266,7 +299,16 @@ impl<S: Storage> Running<S> {
         }
         self.report.queries += self.batch.len() as u64 - commands;
         self.report.batches += 1;
-        self.report.consumers_cut_off += self.core.outbound.publish(&self.staged) as u64;
+        let cut = self.core.outbound.publish(&self.staged) as u64;
+        self.report.consumers_cut_off += cut;
+        let size = self.batch.len() as u64;
+        stats.commands.fetch_add(commands, Ordering::Relaxed);
+        stats.queries.fetch_add(size - commands, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.batch_last.store(size, Ordering::Relaxed);
+        stats.batch_max.fetch_max(size, Ordering::Relaxed);
+        stats.consumers_cut_off.fetch_add(cut, Ordering::Relaxed);
+        stats.outbound_occupancy.store(self.core.outbound.occupancy_max() as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use ferrex_journal::snapshot;
 use ferrex_journal::storage::StorageError;
 use ferrex_journal::wal::{JournalError, Wal};
 
-use super::core::{Core, CoreConfig, CoreError, CoreReport, SequencerClock, pin_current_thread};
+use super::core::{Core, CoreConfig, CoreError, CoreReport, CoreStats, SequencerClock, pin_current_thread};
 use super::outbound::{Subscriber, outbound};
 use super::ring::{Submitter, inbound};
 use super::snapshotter::{SnapshotPolicy, Snapshotter, SnapshotterError};
@@ -116,6 +116,7 @@ pub struct StartReport {
 pub struct Runtime {
     core: Option<JoinHandle<Result<CoreReport, CoreError>>>,
     durable: Arc<AtomicU64>,
+    stats: Arc<CoreStats>,
     closer: Submitter,
     waker: Arc<Waker>,
 }
@@ -166,6 +167,7 @@ impl Runtime {
             Arc::clone(&durable),
             SnapshotPolicy { cpu: config.snapshots.cpu.or(background_cpu), ..config.snapshots },
         )?;
+        let stats = Arc::new(CoreStats::default());
         let waker = Waker::new();
         let (submitter, intake) = inbound(config.ring_slots, Arc::clone(&waker));
         let (outbound, subscribers) = outbound(config.consumers, config.consumer_slots, config.consumer_wait);
@@ -180,6 +182,7 @@ impl Runtime {
             waker: Arc::clone(&waker),
             archive: config.archive,
             clock: SequencerClock::new(recovered.last_timestamp_ns),
+            stats: Arc::clone(&stats),
         };
         let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
         let cpu = config.core.cpu;
@@ -192,13 +195,23 @@ impl Runtime {
             .map_err(|e| RuntimeError::Thread(e.to_string()))?;
         let pinned = pinned_rx.recv().unwrap_or(None);
         let report = StartReport { recovery: recovered, recovery_time, created, pinned };
-        let runtime = Runtime { core: Some(thread), durable, closer: submitter.clone(), waker };
+        let runtime = Runtime { core: Some(thread), durable, stats, closer: submitter.clone(), waker };
         Ok(Started { runtime, submitter, subscribers, report })
     }
 
     /// The highest sequence known durable (in the chosen mode).
     pub fn durable_sequence(&self) -> u64 {
         self.durable.load(Ordering::Acquire)
+    }
+
+    /// The durable watermark itself (for a metrics thread).
+    pub fn durable_watermark(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.durable)
+    }
+
+    /// The core's live figures.
+    pub fn stats(&self) -> Arc<CoreStats> {
+        Arc::clone(&self.stats)
     }
 
     /// True while the core thread runs.

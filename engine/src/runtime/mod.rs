@@ -25,7 +25,7 @@ pub mod ring;
 pub mod snapshotter;
 pub mod wait;
 
-pub use self::core::{CoreConfig, CoreError, CoreReport, Durability};
+pub use self::core::{CoreConfig, CoreError, CoreReport, CoreStats, Durability};
 pub use lifecycle::{Runtime, RuntimeConfig, RuntimeError, StartReport, Started, termination_flag};
 pub use message::{Answer, Body, Item, Origin, Output, Query, Request};
 pub use outbound::{CutOff, Ended, Subscriber};

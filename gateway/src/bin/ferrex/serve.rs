@@ -17,7 +17,9 @@ use ferrex_engine::runtime::{Runtime, RuntimeConfig, Started, SubmitError};
 use ferrex_gateway::api::Api;
 use ferrex_gateway::config::{self, Config, DEMO_KEYSTORE, Validated};
 use ferrex_gateway::market::MarketData;
+use ferrex_gateway::metrics::Metrics;
 use ferrex_gateway::server::{Limits, Server};
+use std::sync::Arc;
 
 /// `ferrex serve`.
 #[derive(Args)]
@@ -31,6 +33,33 @@ pub struct ServeArgs {
     /// Use this journal directory instead of the configuration's.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Serve /metrics, /health and /ready here instead of the configuration's `admin_listen`.
+    #[arg(long)]
+    admin_listen: Option<String>,
+    /// Log lines as text (default) or JSON, on stderr (`RUST_LOG`-style level: `--log-level`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// The most detailed level logged: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    log_level: tracing::Level,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logs(format: LogFormat, level: tracing::Level) {
+    let builder =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// `ferrex config check FILE`.
@@ -58,6 +87,7 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
 
 /// Runs the server.
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    init_logs(args.log_format, args.log_level);
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::demo(),
@@ -67,6 +97,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(data) = &args.data {
         config.journal.dir.clone_from(data);
+    }
+    if let Some(admin) = &args.admin_listen {
+        config.server.admin_listen = Some(admin.clone());
     }
     let market = config.validate()?;
     let keys = config::load_keys(&config.keystore)?;
@@ -115,8 +148,22 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         frame_bytes_max: config.server.frame_bytes_max,
         write_buffer_bytes_max: 1 << 20,
     };
-    let api = Api::new(market, keys, config.server.recv_window_ms_max);
-    let mut server = Server::new(api, limits, listener, submitter, subscriber, market_data)?;
+    let metrics = Arc::new(Metrics::new(runtime.stats(), runtime.durable_watermark()));
+    if let Some(admin) = &config.server.admin_listen {
+        let admin_listener =
+            std::net::TcpListener::bind(admin).with_context(|| format!("admin listen on {admin}"))?;
+        println!("ferrex: admin on http://{}/metrics, /health, /ready", admin_listener.local_addr()?);
+        let metrics = Arc::clone(&metrics);
+        std::thread::Builder::new()
+            .name("ferrex-admin".into())
+            .spawn(move || ferrex_gateway::metrics::serve_admin(&admin_listener, &metrics))
+            .context("admin thread")?;
+    }
+    let api = Api::new(market, keys, config.server.recv_window_ms_max, Arc::clone(&metrics));
+    let mut server =
+        Server::new(api, limits, listener, submitter, subscriber, market_data, Arc::clone(&metrics))?;
+    metrics.set_ready();
+    tracing::info!(address = %address, "serving");
     let outcome = server.run(&terminate);
     drop(server);
     let stopped = runtime.stop().context("stopping the runtime")?;
