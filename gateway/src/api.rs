@@ -62,9 +62,12 @@ pub mod codes {
     pub const NO_SUCH_ORDER: i32 = -2013;
     /// Unknown API key.
     pub const BAD_API_KEY: i32 = -2015;
+    /// The engine refused an admin or position command (a ferrex extension; `msg` has the
+    /// engine's reject code, e.g. 5001 not authorized).
+    pub const COMMAND_REJECTED: i32 = -2020;
 
     /// Every code, in the order of docs/API-WEBSOCKET.md's table (a test keeps them equal).
-    pub const ALL: [i32; 15] = [
+    pub const ALL: [i32; 16] = [
         MALFORMED,
         TOO_MANY_REQUESTS,
         SERVER_BUSY,
@@ -80,11 +83,21 @@ pub mod codes {
         CANCEL_REJECTED,
         NO_SUCH_ORDER,
         BAD_API_KEY,
+        COMMAND_REJECTED,
     ];
 }
 
 /// The methods (metrics label them; anything else counts as `unknown`).
-const METHODS: [&str; 17] = [
+const METHODS: [&str; 26] = [
+    "account.positions",
+    "position.close",
+    "admin.createUser",
+    "admin.deposit",
+    "admin.withdraw",
+    "admin.suspendUser",
+    "admin.setMarkPrice",
+    "admin.applyFunding",
+    "admin.haltInstrument",
     "ping",
     "time",
     "exchangeInfo",
@@ -149,6 +162,10 @@ pub enum Kind {
         /// Instrument index.
         instrument: usize,
     },
+    /// An admin or position command: `{"sequence"}` or its reject.
+    Applied,
+    /// `account.positions`.
+    Positions,
     /// `openOrders.cancelAll`.
     CancelAll {
         /// Instrument index.
@@ -442,7 +459,16 @@ impl Api {
             "order.place" => {
                 let user = self.authenticate(
                     params,
-                    &["symbol", "side", "type", "timeInForce", "price", "quantity", "newClientOrderId"],
+                    &[
+                        "symbol",
+                        "side",
+                        "type",
+                        "timeInForce",
+                        "price",
+                        "quantity",
+                        "newClientOrderId",
+                        "reduceOnly",
+                    ],
                 )?;
                 let (place, instrument, client_order_id) = self.place(user, params)?;
                 Ok(submit(
@@ -482,6 +508,11 @@ impl Api {
                     instrument: Some(self.market.instruments[instrument].id),
                 });
                 Ok(submit(Body::Command(command), pending(Kind::CancelAll { instrument })))
+            }
+            "account.positions" | "position.close" => self.perpetual(id, method, params),
+            method if method.starts_with("admin.") => {
+                let command = self.admin(method, params)?;
+                Ok(submit(Body::Command(command), pending(Kind::Applied)))
             }
             "session.cancelOnDisconnect" => {
                 let user = self.authenticate(params, &["enabled"])?;
@@ -532,6 +563,128 @@ impl Api {
         }
         let reply = json!({"id": id, "status": 200, "result": Value::Null}).to_string();
         Action::Subscribe { topics, subscribe, reply }
+    }
+
+    /// The perpetual methods: positions and closing one.
+    fn perpetual(&self, id: &Value, method: &str, params: &Map<String, Value>) -> Result<Action, Refusal> {
+        let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
+        match method {
+            "account.positions" => {
+                let user = self.authenticate(params, &[])?;
+                Ok(submit(Body::Query(Query::Positions { user }), pending(Kind::Positions)))
+            }
+            "position.close" => {
+                let user = self.authenticate(params, &["symbol", "price"])?;
+                let instrument = self.instrument(params)?;
+                let spec = &self.market.instruments[instrument].spec;
+                let price = match params.get("price") {
+                    None => None,
+                    Some(_) => Some(Price(steps(params, "price", spec.tick)?)),
+                };
+                let command = Command::ClosePosition {
+                    user,
+                    instrument: self.market.instruments[instrument].id,
+                    price,
+                };
+                Ok(submit(Body::Command(command), pending(Kind::Applied)))
+            }
+            other => Err(refuse(codes::UNKNOWN_METHOD, format!("Unknown method '{other}'."))),
+        }
+    }
+
+    /// The admin methods: the key's user is the actor; the engine checks it may act (tenant
+    /// admins on their tenant's users, operators on everything; docs/MONEY.md).
+    fn admin(&self, method: &str, params: &Map<String, Value>) -> Result<Command, Refusal> {
+        let user_param = |params: &Map<String, Value>| -> Result<UserId, Refusal> {
+            let user = u64_param(params, "user")?
+                .ok_or_else(|| refuse(codes::BAD_PARAM, "Mandatory parameter 'user' was not sent."))?;
+            u32::try_from(user).map(UserId).map_err(|_| refuse(codes::BAD_PARAM, "'user' is out of range."))
+        };
+        let flag = |name: &str| match params.get(name) {
+            Some(Value::Bool(value)) => Ok(*value),
+            _ => Err(refuse(
+                codes::BAD_PARAM,
+                format!("Mandatory parameter '{name}' (true or false) was not sent."),
+            )),
+        };
+        match method {
+            "admin.deposit" | "admin.withdraw" => {
+                let actor = self.authenticate(params, &["user", "asset", "amount", "txId"])?;
+                let user = user_param(params)?;
+                let symbol = text_param(params, "asset")?;
+                let asset = self
+                    .market
+                    .assets
+                    .iter()
+                    .position(|(s, _)| s == symbol)
+                    .ok_or_else(|| refuse(codes::BAD_PARAM, "Unknown asset."))?;
+                let scale = self.market.assets[asset].1;
+                let amount = decimal::to_units(text_param(params, "amount")?, scale)
+                    .map_err(|e| refuse(codes::BAD_PRECISION, format!("'amount': {e}.")))?;
+                let tx = u64_param(params, "txId")?
+                    .ok_or_else(|| refuse(codes::BAD_PARAM, "Mandatory parameter 'txId' was not sent."))?;
+                let amount = if method == "admin.withdraw" { -amount } else { amount };
+                Ok(Command::Transfer(ferrex_engine::Transfer {
+                    actor,
+                    account: ferrex_engine::AccountRef::User(user),
+                    asset: ferrex_engine::AssetId(u32::try_from(asset).expect("few assets")),
+                    tx: ferrex_engine::TxId(tx),
+                    amount,
+                }))
+            }
+            "admin.createUser" => {
+                let actor = self.authenticate(params, &["user", "tenant", "role"])?;
+                let tenant = u64_param(params, "tenant")?.unwrap_or(0);
+                let tenant = ferrex_engine::TenantId(
+                    u32::try_from(tenant)
+                        .map_err(|_| refuse(codes::BAD_PARAM, "'tenant' is out of range."))?,
+                );
+                let role = match params.get("role").and_then(Value::as_str).unwrap_or("TRADER") {
+                    "TRADER" => ferrex_engine::Role::Trader,
+                    "TENANT_ADMIN" => ferrex_engine::Role::TenantAdmin,
+                    "OPERATOR" => ferrex_engine::Role::Operator,
+                    _ => {
+                        return Err(refuse(
+                            codes::BAD_PARAM,
+                            "'role' must be TRADER, TENANT_ADMIN or OPERATOR.",
+                        ));
+                    }
+                };
+                Ok(Command::CreateUser { actor, user: user_param(params)?, tenant, role })
+            }
+            "admin.suspendUser" => {
+                let actor = self.authenticate(params, &["user", "suspended"])?;
+                Ok(Command::SetUserSuspended {
+                    actor,
+                    user: user_param(params)?,
+                    suspended: flag("suspended")?,
+                })
+            }
+            "admin.haltInstrument" => {
+                let actor = self.authenticate(params, &["symbol", "halted"])?;
+                let instrument = self.market.instruments[self.instrument(params)?].id;
+                Ok(Command::SetInstrumentHalted { actor, instrument, halted: flag("halted")? })
+            }
+            "admin.setMarkPrice" => {
+                let actor = self.authenticate(params, &["symbol", "price"])?;
+                let listed = &self.market.instruments[self.instrument(params)?];
+                let price = Price(steps(params, "price", listed.spec.tick)?);
+                Ok(Command::SetMarkPrice { actor, instrument: listed.id, price })
+            }
+            "admin.applyFunding" => {
+                let actor = self.authenticate(params, &["symbol", "ratePpm"])?;
+                let instrument = self.market.instruments[self.instrument(params)?].id;
+                let rate = match params.get("ratePpm") {
+                    Some(Value::Number(n)) => n.as_i64().and_then(|r| i32::try_from(r).ok()),
+                    _ => None,
+                };
+                let rate_ppm = rate.ok_or_else(|| {
+                    refuse(codes::BAD_PARAM, "Mandatory parameter 'ratePpm' (an integer) was not sent.")
+                })?;
+                Ok(Command::ApplyFunding { actor, instrument, rate_ppm })
+            }
+            other => Err(refuse(codes::UNKNOWN_METHOD, format!("Unknown method '{other}'."))),
+        }
     }
 
     /// Checks the signature fields and the parameters; returns the key's user.
@@ -628,6 +781,8 @@ impl Api {
             time_in_force,
             self_trade: SelfTradePrevention::None,
             levels_max: if order_type == OrderType::Market && price.is_none() { 1000 } else { 0 },
+            reduce_only: matches!(params.get("reduceOnly"), Some(Value::Bool(true)))
+                || params.get("reduceOnly").and_then(Value::as_str) == Some("true"),
             ..Place::default()
         };
         Ok((place, instrument, client_text.to_string()))
@@ -680,6 +835,7 @@ impl Api {
         if let Some(code) = rejected {
             let (error, what) = match pending.kind {
                 Kind::Place { .. } => (codes::ORDER_REJECTED, "Order"),
+                Kind::Applied => (codes::COMMAND_REJECTED, "Command"),
                 _ => (codes::CANCEL_REJECTED, "Cancel"),
             };
             return self.fail(id, error, &format!("{what} rejected: {} ({code:?}).", code.code()));
@@ -720,11 +876,42 @@ impl Api {
                 ok_limited(id, limits, &Value::Array(orders))
             }
             Kind::Account => ok_limited(id, limits, &self.account(&answers, time_ms)),
+            Kind::Applied => ok_limited(
+                id,
+                limits,
+                &json!({"sequence": outputs.last().map_or(0, |o| o.sequence), "transactTime": time_ms}),
+            ),
+            Kind::Positions => ok_limited(
+                id,
+                limits,
+                &Value::Array(answers.iter().filter_map(|a| self.position(a)).collect()),
+            ),
             Kind::Depth { instrument } => {
                 let sequence = outputs.last().map_or(0, |o| o.sequence);
                 ok_limited(id, limits, &self.depth(*instrument, &answers, sequence))
             }
         }
+    }
+
+    fn position(&self, answer: &Answer) -> Option<Value> {
+        let Answer::Position(p) = answer else { return None };
+        let listed = self.market.instruments.iter().find(|l| l.id == p.instrument)?;
+        let scale = self.market.assets.get(listed.spec.quote.0 as usize)?.1;
+        let money = |units: i64| {
+            let text = decimal::format_units(units.abs(), scale);
+            if units < 0 { format!("-{text}") } else { text }
+        };
+        let qty = decimal::format_steps(p.qty.abs(), listed.spec.lot);
+        Some(json!({
+            "symbol": listed.symbol,
+            "positionAmt": if p.qty < 0 { format!("-{qty}") } else { qty },
+            "entryNotional": money(p.entry_notional),
+            "markPrice": decimal::format_steps(p.mark.0, listed.spec.tick),
+            "unrealizedPnl": money(p.unrealized_pnl),
+            "realizedPnl": money(p.realized_pnl),
+            "initialMargin": money(p.initial_margin),
+            "maintenanceMargin": money(p.maintenance_margin),
+        }))
     }
 
     fn account(&self, answers: &[Answer], time_ms: Option<u64>) -> Value {
@@ -843,6 +1030,12 @@ fn tif_name(tif: TimeInForce) -> &'static str {
         TimeInForce::Ioc => "IOC",
         TimeInForce::Fok => "FOK",
     }
+}
+
+/// A decimal parameter in steps of `step`.
+fn steps(params: &Map<String, Value>, name: &str, step: ferrex_engine::DecimalStep) -> Result<i64, Refusal> {
+    decimal::to_steps(text_param(params, name)?, step)
+        .map_err(|e| refuse(codes::BAD_PRECISION, format!("'{name}': {e}.")))
 }
 
 fn order_ref(params: &Map<String, Value>) -> Result<OrderRef, Refusal> {

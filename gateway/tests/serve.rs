@@ -359,6 +359,52 @@ fn cancel_on_disconnect_cancels_the_users_orders_when_the_connection_closes() {
 }
 
 #[test]
+fn admins_act_on_their_own_tenant_only_and_perpetual_positions_open_and_close() {
+    let dir = TempDir::new("serve-admin");
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    let deposit = |user: u64, tx: u64| json!({"user": user, "asset": "USDT", "amount": "250.5", "txId": tx});
+    // Trent administers tenant 1: Erin (user 5) is his, Alice (user 1) is not.
+    let own = client.signed("trent", "admin.deposit", deposit(5, 7));
+    assert_eq!(own["status"], 200, "{own}");
+    assert_eq!(client.balance("erin", "USDT").0, "100250.500000");
+    let other = client.signed("trent", "admin.deposit", deposit(1, 7));
+    assert_eq!(other["error"]["code"], -2020, "another tenant's user: {other}");
+    assert!(other["error"]["msg"].as_str().is_some_and(|m| m.contains("5001")), "{other}");
+    let trader = client.signed("bob", "admin.withdraw", deposit(2, 8));
+    assert_eq!(trader["error"]["code"], -2020, "a trader is no admin: {trader}");
+    assert_eq!(client.signed("operator", "admin.withdraw", deposit(1, 9))["status"], 200, "the operator may");
+    assert_eq!(client.balance("alice", "USDT").0, "999749.500000");
+    // A perpetual: Alice sells 0.01 to Bob at the mark, both hold positions, Bob closes his.
+    let perp = |side: &str, price: &str| json!({"symbol": "BTC-USDT-PERP", "side": side, "type": "LIMIT", "timeInForce": "GTC", "price": price, "quantity": "0.01"});
+    assert_eq!(client.signed("alice", "order.place", perp("SELL", "60000.0"))["result"]["status"], "NEW");
+    assert_eq!(client.signed("bob", "order.place", perp("BUY", "60000.0"))["result"]["status"], "FILLED");
+    let positions = client.signed("bob", "account.positions", json!({}))["result"].clone();
+    assert_eq!(positions[0]["positionAmt"], "0.010", "{positions}");
+    assert_eq!(positions[0]["entryNotional"], "600.000000", "{positions}");
+    assert_eq!(client.signed("alice", "account.positions", json!({}))["result"][0]["positionAmt"], "-0.010");
+    assert_eq!(client.signed("carol", "order.place", perp("BUY", "59990.0"))["result"]["status"], "NEW");
+    let closed = client.signed("bob", "position.close", json!({"symbol": "BTC-USDT-PERP"}));
+    assert_eq!(closed["status"], 200, "{closed}");
+    assert_eq!(
+        client.signed("bob", "account.positions", json!({}))["result"],
+        json!([]),
+        "flat after the close"
+    );
+    let marked = client.signed(
+        "operator",
+        "admin.setMarkPrice",
+        json!({"symbol": "BTC-USDT-PERP", "price": "61000.0"}),
+    );
+    assert_eq!(marked["status"], 200, "{marked}");
+    assert_eq!(
+        client.signed("alice", "account.positions", json!({}))["result"][0]["unrealizedPnl"],
+        "-10.000000"
+    );
+    assert!(server.stop());
+}
+
+#[test]
 fn orders_and_balances_survive_a_restart() {
     let dir = TempDir::new("serve-restart");
     let server = Server::start(&dir);
