@@ -36,6 +36,7 @@ use crate::market::{MarketData, Topic};
 use crate::metrics::Metrics;
 
 const LISTENER: Token = Token(usize::MAX);
+const CORE: Token = Token(usize::MAX - 1);
 
 /// Limits of the server.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +107,11 @@ impl Server {
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        // The core wakes the loop when it publishes outputs while the loop sleeps in `poll`.
+        let waker = Arc::new(mio::Waker::new(poll.registry(), CORE)?);
+        subscriber.set_notify(Box::new(move || {
+            let _ = waker.wake();
+        }));
         Ok(Server {
             api,
             limits,

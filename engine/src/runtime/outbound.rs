@@ -58,6 +58,7 @@ pub struct Subscriber {
     consumer: rtrb::Consumer<Output>,
     cut_at: Arc<AtomicU64>,
     waiter: Waiter,
+    waker: Arc<Waker>,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -77,7 +78,12 @@ pub fn outbound(consumers: usize, slots: usize, wait: WaitStrategy) -> (Outbound
         let cut_at = Arc::new(AtomicU64::new(NOT_CUT));
         let waker = Waker::new();
         lanes.push(Lane { producer, cut_at: Arc::clone(&cut_at), waker: Arc::clone(&waker) });
-        subscribers.push(Subscriber { consumer, cut_at, waiter: Waiter::new(wait, waker) });
+        subscribers.push(Subscriber {
+            consumer,
+            cut_at,
+            waiter: Waiter::new(wait, Arc::clone(&waker)),
+            waker,
+        });
     }
     (Outbound { lanes }, subscribers)
 }
@@ -145,6 +151,29 @@ impl Subscriber {
         out.extend_from_slice(b);
         chunk.commit_all();
         Ok(n)
+    }
+
+    /// For a consumer that sleeps in its own event loop: `notify` is called when outputs arrive
+    /// while it announced a sleep ([`Subscriber::before_sleep`]).
+    pub fn set_notify(&self, notify: Box<dyn Fn() + Send + Sync>) {
+        self.waker.set_notify(notify);
+    }
+
+    /// Announces a sleep in the consumer's event loop; returns false (and cancels the announcement)
+    /// if outputs are already waiting, in which case it must not sleep.
+    pub fn before_sleep(&self) -> bool {
+        self.waker.sleeping(true);
+        if self.consumer.is_empty() {
+            true
+        } else {
+            self.waker.sleeping(false);
+            false
+        }
+    }
+
+    /// Ends a sleep announced with [`Subscriber::before_sleep`].
+    pub fn after_sleep(&self) {
+        self.waker.sleeping(false);
     }
 
     /// Waits (with the consumer's strategy) until outputs arrive, then appends up to `max` of

@@ -62,10 +62,19 @@ impl std::str::FromStr for WaitStrategy {
 }
 
 /// The waiting side's announcement, shared with the threads that may wake it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Waker {
     asleep: AtomicBool,
     thread: OnceLock<Thread>,
+    /// For a waiter that sleeps in something else than `park` (an event loop's poll): called
+    /// instead of unparking.
+    notify: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waker").field("asleep", &self.asleep).finish_non_exhaustive()
+    }
 }
 
 impl Waker {
@@ -77,11 +86,26 @@ impl Waker {
     /// Called by a producer after it published: unparks the waiter if it announced sleep.
     pub fn wake(&self) {
         fence(Ordering::SeqCst);
-        if self.asleep.load(Ordering::Relaxed)
-            && let Some(thread) = self.thread.get()
-        {
-            thread.unpark();
+        if self.asleep.load(Ordering::Relaxed) {
+            if let Some(notify) = self.notify.get() {
+                notify();
+            } else if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
         }
+    }
+
+    /// Makes [`Waker::wake`] call `notify` (once set, for good) for a waiter that sleeps in an
+    /// event loop; such a waiter brackets its sleep with [`Waker::sleeping`].
+    pub fn set_notify(&self, notify: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.notify.set(notify);
+    }
+
+    /// An event-loop waiter announces (`true`) or ends (`false`) a sleep; after announcing it must
+    /// check its queue once more before sleeping (the module's invariant).
+    pub fn sleeping(&self, asleep: bool) {
+        self.asleep.store(asleep, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
     }
 }
 

@@ -1,0 +1,367 @@
+//! `ferrex-load`: drives a real `ferrex serve` over its WebSocket API.
+//!
+//! It starts the server itself (the release `ferrex` binary next to this one: build it first with
+//! `cargo build --release -p ferrex-gateway --bin ferrex`) on a fresh directory with a load
+//! configuration (one spot instrument, 100 funded users on an unlimited rate tier), then:
+//! - `latency --rate R`: one connection, orders sent open-loop at R per second, each stamped with
+//!   its intended send time; the round trip (intended send to response read) goes into an
+//!   `HdrHistogram`;
+//! - `throughput --connections N`: N connections, each keeping `window` requests in flight, as
+//!   fast as the server answers; orders per second;
+//! - `idle --connections N`: N open, idle connections; the server's resident memory before and
+//!   after (`VmRSS` of /proc/PID/status), per connection, and a check that it still answers.
+//!
+//! Orders are signed like any client's (HMAC-SHA256) and come in pairs that keep the book small:
+//! a GTC buy far below the market, then its cancel by client order id. Both count as orders.
+
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+#[derive(Parser)]
+#[command(name = "ferrex-load", about = "Load generator for the ferrex WebSocket API")]
+struct Cli {
+    /// `sync` or `async` durability for the server.
+    #[arg(long, default_value = "sync")]
+    durability: String,
+    /// The server core's wait strategy: busy-spin, spin-yield or spin-park.
+    #[arg(long, default_value = "spin-park")]
+    core_wait: String,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Round-trip latency at a fixed rate on one connection.
+    Latency {
+        /// Orders per second.
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+    },
+    /// Orders per second with N connections, each keeping `window` requests in flight.
+    Throughput {
+        /// Connections.
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Requests in flight per connection.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
+    /// Memory per idle connection.
+    Idle {
+        /// Connections.
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+}
+
+const USERS: u32 = 100;
+
+/// The server under load, on a temporary directory.
+struct Server {
+    child: Child,
+    address: String,
+    admin: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// The server's own view: `ferrex_request_latency_microseconds` and the core's figures.
+    fn metrics(&self) -> Result<String> {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(&self.admin)?;
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: ferrex\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response
+            .lines()
+            .filter(|l| {
+                l.starts_with("ferrex_request_latency")
+                    || l.starts_with("ferrex_core{figure=\"ring")
+                    || l.contains("\"batches\"")
+                    || l.contains("\"commands\"")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn load_config(dir: &std::path::Path, durability: &str, core_wait: &str) -> Result<PathBuf> {
+    let mut config = format!(
+        "keystore = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nconnections_max = 60000\n[core]\nwait = \"{core_wait}\"\n\
+         [journal]\ndir = \"{}\"\ndurability = \"{durability}\"\n\
+         [limits]\ntenant_orders_per_second = 100000000\nconnection_messages_per_second = 100000000\nip_connections_max = 60000\n\
+         [limits.tiers.default]\norders_per_second = 100000000\norders_per_minute = 1000000000\n\
+         [[assets]]\nsymbol = \"USDT\"\nscale = 6\n[[assets]]\nsymbol = \"BTC\"\nscale = 8\n\
+         [[instruments]]\nsymbol = \"BTC-USDT\"\nkind = \"spot\"\nbase = \"BTC\"\nquote = \"USDT\"\ntick = \"0.01\"\nlot = \"0.0001\"\n\
+         min_qty = \"0.0001\"\nmax_qty = \"100\"\nmin_price = \"0.01\"\nmax_price = \"1000000\"\n",
+        dir.join("keys.toml").display(),
+        dir.join("journal").display()
+    );
+    let mut keys = String::new();
+    for user in 1..=USERS {
+        writeln!(
+            config,
+            "[[users]]
+id = {user}
+name = \"load{user}\"
+deposits = {{ USDT = \"100000000\", BTC = \"1000\" }}"
+        )?;
+        writeln!(keys, "[[keys]]\napi_key = \"load-{user}\"\nsecret = \"secret-{user}\"\nuser = {user}")?;
+    }
+    std::fs::write(dir.join("keys.toml"), keys)?;
+    let path = dir.join("load.toml");
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+fn start_server(durability: &str, core_wait: &str) -> Result<Server> {
+    let ferrex = std::env::current_exe()?.with_file_name("ferrex");
+    if !ferrex.exists() {
+        bail!("{} not found: cargo build --release -p ferrex-gateway --bin ferrex", ferrex.display());
+    }
+    let dir = std::env::temp_dir().join(format!("ferrex-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let config = load_config(&dir, durability, core_wait)?;
+    let mut child = Command::new(&ferrex)
+        .args(["serve", "--log-level", "warn", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting ferrex serve")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ferrex: listening on ws://").map(str::to_string))
+        .context("the server did not say where it listens")?;
+    let admin = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ferrex: admin on http://")?.split('/').next().map(str::to_string))
+        .context("the server did not say where its admin endpoint is")?;
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Server { child, address, admin, dir })
+}
+
+fn connect(address: &str) -> Result<WebSocket<TcpStream>> {
+    let stream = TcpStream::connect(address)?;
+    stream.set_nodelay(true)?;
+    let (ws, _) =
+        tungstenite::client(format!("ws://{address}/"), stream).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(ws)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The n-th order of `user`: even n places a resting buy, odd n cancels it.
+fn order(user: u32, n: u64) -> String {
+    let pair = n / 2;
+    let client_id = format!("o{user}x{pair}");
+    let mut params = if n.is_multiple_of(2) {
+        json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+               "price": format!("{}.00", 1_000 + pair % 1_000), "quantity": "0.0010", "newClientOrderId": client_id})
+    } else {
+        json!({"symbol": "BTC-USDT", "origClientOrderId": client_id})
+    };
+    let map = params.as_object_mut().expect("object");
+    map.insert("apiKey".into(), json!(format!("load-{user}")));
+    map.insert("timestamp".into(), json!(now_ms()));
+    let mut pairs: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    pairs.sort();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(format!("secret-{user}").as_bytes()).expect("key");
+    mac.update(pairs.join("&").as_bytes());
+    map.insert("signature".into(), json!(hex::encode(mac.finalize().into_bytes())));
+    let method = if n.is_multiple_of(2) { "order.place" } else { "order.cancel" };
+    json!({"id": n, "method": method, "params": params}).to_string()
+}
+
+/// Reads every response available without blocking; calls `f` with each request id.
+fn drain(ws: &mut WebSocket<TcpStream>, f: &mut dyn FnMut(u64, &Value)) -> Result<()> {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(text)) => {
+                let response: Value = serde_json::from_str(text.as_str())?;
+                if response["status"] != 200 {
+                    bail!("refused: {response}");
+                }
+                f(response["id"].as_u64().unwrap_or(0), &response);
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                return Ok(());
+            }
+            Err(e) => bail!("connection: {e}"),
+        }
+    }
+}
+
+fn send(ws: &mut WebSocket<TcpStream>, text: String) -> Result<()> {
+    match ws.send(Message::text(text)) {
+        Ok(()) => Ok(()),
+        Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+        Err(e) => bail!("send: {e}"),
+    }
+}
+
+fn latency(server: &Server, rate: u64, seconds: f64) -> Result<()> {
+    let mut ws = connect(&server.address)?;
+    ws.get_mut().set_nonblocking(true)?;
+    let count = (rate as f64 * seconds) as u64;
+    let gap_ns = 1_000_000_000 / rate;
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+    let epoch = Instant::now();
+    let (mut sent, mut done) = (0u64, 0u64);
+    let mut intended = vec![0u64; count as usize];
+    while done < count {
+        let now = epoch.elapsed().as_nanos() as u64;
+        while sent < count && sent * gap_ns <= now {
+            intended[sent as usize] = sent * gap_ns;
+            send(&mut ws, order(1, sent))?;
+            sent += 1;
+        }
+        let _ = ws.flush();
+        drain(&mut ws, &mut |id, _| {
+            let now = epoch.elapsed().as_nanos() as u64;
+            histogram.saturating_record(now.saturating_sub(intended[id as usize]).max(1));
+            done += 1;
+        })?;
+    }
+    let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1e3;
+    println!(
+        "| {rate} orders/s, 1 connection | {count} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        us(0.5),
+        us(0.9),
+        us(0.99),
+        us(0.999),
+        histogram.max() as f64 / 1e3
+    );
+    Ok(())
+}
+
+fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) -> Result<()> {
+    let threads = connections.min(2);
+    let per_thread = connections.div_ceil(threads);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let address = server.address.clone();
+            std::thread::spawn(move || -> Result<u64> {
+                let mut sockets = Vec::new();
+                for c in 0..per_thread {
+                    let mut ws = connect(&address)?;
+                    ws.get_mut().set_nonblocking(true)?;
+                    let user = ((t * per_thread + c) as u32 % USERS) + 1;
+                    sockets.push((ws, user, 0u64, 0u64));
+                }
+                let mut completed = 0u64;
+                while Instant::now() < deadline {
+                    for (ws, user, sent, done) in &mut sockets {
+                        while *sent - *done < window as u64 {
+                            send(ws, order(*user, *sent))?;
+                            *sent += 1;
+                        }
+                        let _ = ws.flush();
+                        drain(ws, &mut |_, _| *done += 1)?;
+                    }
+                }
+                for (_, _, _, done) in &sockets {
+                    completed += done;
+                }
+                Ok(completed)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in handles {
+        total += handle.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!("| {connections} connections, window {window} | {total} | {rate:.0} orders/s |");
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")
+}
+
+fn idle(server: &Server, connections: usize) -> Result<()> {
+    let pid = server.child.id();
+    let before = rss_kib(pid)?;
+    let mut sockets = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        sockets.push(connect(&server.address)?);
+    }
+    let mut probe = connect(&server.address)?;
+    probe.send(Message::text(json!({"id": 1, "method": "ping"}).to_string()))?;
+    let answered = matches!(probe.read()?, Message::Text(t) if t.as_str().contains("\"status\":200"));
+    let after = rss_kib(pid)?;
+    println!(
+        "| {connections} idle connections | server RSS {before} KiB -> {after} KiB | {:.1} KiB per connection | still answers: {answered} |",
+        (after.saturating_sub(before)) as f64 / connections as f64
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let server = start_server(&cli.durability, &cli.core_wait)?;
+    println!(
+        "# ferrex-load ({} durability, core wait {}, server at ws://{})\n",
+        cli.durability, cli.core_wait, server.address
+    );
+    match cli.mode {
+        Mode::Latency { rate } => {
+            println!(
+                "| load | orders | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---|---:|---:|---:|---:|---:|---:|"
+            );
+            latency(&server, rate, cli.seconds)?;
+            println!("\nThe server's own figures:\n```\n{}\n```", server.metrics()?);
+            Ok(())
+        }
+        Mode::Throughput { connections, window } => {
+            println!("| load | orders | rate |\n|---|---:|---:|");
+            throughput(&server, connections, window, cli.seconds)
+        }
+        Mode::Idle { connections } => idle(&server, connections),
+    }
+}
