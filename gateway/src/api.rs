@@ -88,7 +88,10 @@ pub mod codes {
 }
 
 /// The methods (metrics label them; anything else counts as `unknown`).
-const METHODS: [&str; 26] = [
+const METHODS: [&str; 29] = [
+    "session.logon",
+    "session.status",
+    "session.logout",
     "account.positions",
     "position.close",
     "admin.createUser",
@@ -173,6 +176,22 @@ pub enum Kind {
     },
 }
 
+/// What a session request does (the server keeps the connection's session).
+#[derive(Clone, Debug)]
+pub enum SessionOp {
+    /// `session.logon`: later requests on the connection act as `user` without signatures.
+    Logon {
+        /// The user.
+        user: UserId,
+        /// The key it logged on with.
+        api_key: String,
+    },
+    /// `session.status`.
+    Status,
+    /// `session.logout`.
+    Logout,
+}
+
 /// A question the gateway answers from its own market data.
 #[derive(Clone, Copy, Debug)]
 pub enum MarketQuery {
@@ -195,6 +214,13 @@ pub enum Action {
         subscribe: bool,
         /// The response.
         reply: String,
+    },
+    /// A session request: log on (as `user`, with `api_key`), report, or log out.
+    Session {
+        /// The client's request id.
+        id: Value,
+        /// Which.
+        op: SessionOp,
     },
     /// Cancel the user's orders when this connection closes (or stop doing so), then reply.
     CancelOnDisconnect {
@@ -228,6 +254,8 @@ fn refuse(code: i32, msg: impl Into<String>) -> Refusal {
 /// The API's state: the market (from the configuration), the keystore, the order buckets.
 #[derive(Debug)]
 pub struct Api {
+    /// The user the current request's connection is logged on as (set per request).
+    session: Option<UserId>,
     market: Validated,
     metrics: Arc<Metrics>,
     orders: OrderLimits,
@@ -307,6 +335,7 @@ impl Api {
     /// The API over a validated market and its keys.
     pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64, metrics: Arc<Metrics>) -> Api {
         Api {
+            session: None,
             market,
             metrics,
             orders: OrderLimits::default(),
@@ -321,7 +350,8 @@ impl Api {
     }
 
     /// Handles one text frame.
-    pub fn request(&mut self, text: &str, now_ns: u64) -> Action {
+    pub fn request(&mut self, text: &str, now_ns: u64, session: Option<UserId>) -> Action {
+        self.session = session;
         let action = self.parse(text);
         match action {
             Action::Submit(mut submission) => {
@@ -514,6 +544,19 @@ impl Api {
                 let command = self.admin(method, params)?;
                 Ok(submit(Body::Command(command), pending(Kind::Applied)))
             }
+            "session.logon" => {
+                let user = self.authenticate(params, &[])?;
+                let api_key = text_param(params, "apiKey")?.to_string();
+                Ok(Action::Session { id: id.clone(), op: SessionOp::Logon { user, api_key } })
+            }
+            "session.status" => {
+                only(params, &[])?;
+                Ok(Action::Session { id: id.clone(), op: SessionOp::Status })
+            }
+            "session.logout" => {
+                only(params, &[])?;
+                Ok(Action::Session { id: id.clone(), op: SessionOp::Logout })
+            }
             "session.cancelOnDisconnect" => {
                 let user = self.authenticate(params, &["enabled"])?;
                 let enabled = match params.get("enabled") {
@@ -689,6 +732,13 @@ impl Api {
 
     /// Checks the signature fields and the parameters; returns the key's user.
     fn authenticate(&self, params: &Map<String, Value>, allowed: &[&str]) -> Result<UserId, Refusal> {
+        if let Some(user) = self.session
+            && !params.contains_key("signature")
+        {
+            // A logged-on session: no signature, no key (Binance's session.logon).
+            only(params, &[allowed, &["timestamp", "recvWindow"][..]].concat())?;
+            return Ok(user);
+        }
         only(params, &[allowed, &SIGNATURE_PARAMS[..]].concat())?;
         let api_key = text_param(params, "apiKey")?;
         let key = self
@@ -716,8 +766,7 @@ impl Api {
             ));
         }
         let signature = text_param(params, "signature")?;
-        let expected = sign(&key.secret, &signature_payload(params));
-        if !constant_time_eq(signature.as_bytes(), expected.as_bytes()) {
+        if !verify(key, &signature_payload(params), signature) {
             return Err(refuse(codes::INVALID_SIGNATURE, "Signature for this request is not valid."));
         }
         Ok(UserId(key.user))
@@ -1057,6 +1106,25 @@ fn only(params: &Map<String, Value>, allowed: &[&str]) -> Result<(), Refusal> {
     }
 }
 
+/// Checks a request's signature with the key: HMAC-SHA256 (hex) with its secret, or Ed25519
+/// (base64) with its public key.
+fn verify(key: &Key, payload: &str, signature: &str) -> bool {
+    use base64::Engine as _;
+    if let Some(secret) = &key.secret
+        && constant_time_eq(signature.as_bytes(), sign(secret, payload).as_bytes())
+    {
+        return true;
+    }
+    let Some(public) = key.ed25519() else { return false };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(signature) else { return false };
+    let (Ok(public), Ok(signature)) =
+        (ed25519_compact::PublicKey::from_slice(&public), ed25519_compact::Signature::from_slice(&bytes))
+    else {
+        return false;
+    };
+    public.verify(payload.as_bytes(), &signature).is_ok()
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -1098,7 +1166,7 @@ mod tests {
         let params = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                             "price": "60000.01", "quantity": "0.001"});
         let Action::Submit(submission) =
-            api().request(&signed("order.place", params.as_object().unwrap().clone()), 0)
+            api().request(&signed("order.place", params.as_object().unwrap().clone()), 0, None)
         else {
             panic!("not submitted");
         };
@@ -1121,24 +1189,27 @@ mod tests {
     fn bad_input_gets_its_code() {
         let api = api();
         let mut api = api;
-        assert_eq!(error_code(api.request("{not json", 0)), i64::from(codes::MALFORMED));
+        assert_eq!(error_code(api.request("{not json", 0, None)), i64::from(codes::MALFORMED));
         assert_eq!(
-            error_code(api.request(r#"{"id":1,"method":"nope"}"#, 0)),
+            error_code(api.request(r#"{"id":1,"method":"nope"}"#, 0, None)),
             i64::from(codes::UNKNOWN_METHOD)
         );
         assert_eq!(
-            error_code(api.request(r#"{"id":1,"method":"ping","params":{"x":1}}"#, 0)),
+            error_code(api.request(r#"{"id":1,"method":"ping","params":{"x":1}}"#, 0, None)),
             i64::from(codes::UNKNOWN_PARAM)
         );
         let off_tick = json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                               "price": "60000.001", "quantity": "0.001"});
         assert_eq!(
-            error_code(api.request(&signed("order.place", off_tick.as_object().unwrap().clone()), 0)),
+            error_code(api.request(&signed("order.place", off_tick.as_object().unwrap().clone()), 0, None)),
             i64::from(codes::BAD_PRECISION)
         );
         let mut tampered: Value = serde_json::from_str(&signed("account.status", Map::new())).unwrap();
         let signed_at = tampered["params"]["timestamp"].as_u64().expect("a timestamp");
         tampered["params"]["timestamp"] = json!(signed_at - 1);
-        assert_eq!(error_code(api.request(&tampered.to_string(), 0)), i64::from(codes::INVALID_SIGNATURE));
+        assert_eq!(
+            error_code(api.request(&tampered.to_string(), 0, None)),
+            i64::from(codes::INVALID_SIGNATURE)
+        );
     }
 }

@@ -527,10 +527,21 @@ fn instrument_spec(
 pub struct Key {
     /// The public key id clients send as `apiKey`.
     pub api_key: String,
-    /// The HMAC-SHA256 secret.
-    pub secret: String,
+    /// The HMAC-SHA256 secret (requests signed with HMAC).
+    pub secret: Option<String>,
+    /// The Ed25519 public key, 32 bytes in hex (requests and `session.logon` signed with
+    /// Ed25519, base64 signatures).
+    pub ed25519_public_key: Option<String>,
     /// The user it acts as.
     pub user: u32,
+}
+
+impl Key {
+    /// The Ed25519 public key's bytes.
+    pub fn ed25519(&self) -> Option<[u8; 32]> {
+        let bytes = hex::decode(self.ed25519_public_key.as_deref()?).ok()?;
+        bytes.try_into().ok()
+    }
 }
 
 impl std::fmt::Debug for Key {
@@ -557,6 +568,14 @@ pub fn load_keys(name: &str) -> Result<Vec<Key>, ConfigError> {
         std::fs::read_to_string(name).map_err(|e| bad("keystore", format!("{name}: {e}")))?
     };
     let file: KeystoreFile = toml::from_str(&text).map_err(|e| bad("keystore", e.message()))?;
+    for (i, key) in file.keys.iter().enumerate() {
+        if key.secret.is_none() && key.ed25519_public_key.is_none() {
+            return Err(bad(format!("keystore keys[{i}]"), "needs a secret or an ed25519_public_key"));
+        }
+        if key.ed25519_public_key.is_some() && key.ed25519().is_none() {
+            return Err(bad(format!("keystore keys[{i}].ed25519_public_key"), "must be 32 bytes in hex"));
+        }
+    }
     Ok(file.keys)
 }
 
@@ -569,7 +588,7 @@ mod tests {
         let validated = Config::demo().validate().expect("valid");
         let symbols: Vec<&str> = validated.instruments.iter().map(|l| l.symbol.as_str()).collect();
         assert_eq!(symbols, ["BTC-USDT", "ETH-USDT", "BTC-USDT-PERP"]);
-        assert_eq!(load_keys(DEMO_KEYSTORE).expect("demo keys").len(), 7);
+        assert_eq!(load_keys(DEMO_KEYSTORE).expect("demo keys").len(), 8);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::api::{self, Action, Api, MarketQuery, Pending, codes};
+use crate::api::{self, Action, Api, MarketQuery, Pending, SessionOp, codes};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
 use crate::metrics::Metrics;
@@ -53,6 +53,9 @@ enum Conn {
     Handshaking(MidHandshake<ServerHandshake<TcpStream, NoCallback>>),
     Open(WebSocket<TcpStream>),
 }
+
+/// A logged-on session: the user, the key it logged on with, since when (ms).
+type Session = (UserId, String, u64);
 
 /// A request waiting for its outputs.
 struct InFlight {
@@ -86,6 +89,8 @@ pub struct Server {
     per_ip: HashMap<IpAddr, u32>,
     /// Per slot: the user whose orders are cancelled when the connection closes.
     cancel_on_close: Vec<Option<UserId>>,
+    /// Per slot: when the connection opened (ms) and its logged-on session (user, key, since ms).
+    sessions: Vec<(u64, Option<Session>)>,
     /// Requests of the gateway's own (cancel-on-disconnect) waiting for room in the ring.
     deferred: VecDeque<Request>,
     epoch: Instant,
@@ -129,6 +134,7 @@ impl Server {
             peers: Vec::new(),
             per_ip: HashMap::new(),
             cancel_on_close: Vec::new(),
+            sessions: Vec::new(),
             deferred: VecDeque::new(),
             epoch: Instant::now(),
             metrics,
@@ -195,7 +201,9 @@ impl Server {
                 self.generations.push(0);
                 self.peers.push(None);
                 self.cancel_on_close.push(None);
+                self.sessions.push((0, None));
             }
+            self.sessions[slot] = (api::now_ms(), None);
             self.peers[slot] = Some((bucket, peer.ip()));
             self.metrics.connection(true, "");
             *self.per_ip.entry(peer.ip()).or_default() += 1;
@@ -301,8 +309,27 @@ impl Server {
             self.metrics.error(codes::TOO_MANY_REQUESTS);
             return Some(api::too_many(&serde_json::Value::Null, codes::TOO_MANY_REQUESTS, &msg, wait));
         }
-        match self.api.request(text, now_ns) {
+        let session = self.sessions.get(slot).and_then(|s| s.1.as_ref().map(|(user, _, _)| *user));
+        match self.api.request(text, now_ns, session) {
             Action::Reply(reply) => Some(reply),
+            Action::Session { id, op } => {
+                let (connected, session) = &mut self.sessions[slot];
+                match op {
+                    SessionOp::Logon { user, api_key } => *session = Some((user, api_key, api::now_ms())),
+                    SessionOp::Logout => *session = None,
+                    SessionOp::Status => {}
+                }
+                let (api_key, since) = session
+                    .as_ref()
+                    .map_or((serde_json::Value::Null, serde_json::Value::Null), |(_, key, since)| {
+                        (serde_json::json!(key), serde_json::json!(since))
+                    });
+                let result = serde_json::json!({
+                    "apiKey": api_key, "authorizedSince": since, "connectedSince": connected,
+                    "returnRateLimits": true, "serverTime": api::now_ms(),
+                });
+                Some(api::ok_response(&id, &result))
+            }
             Action::CancelOnDisconnect { user, reply } => {
                 self.cancel_on_close[slot] = user;
                 Some(reply)
@@ -461,6 +488,9 @@ impl Server {
             let _ = self.poll.registry().deregister(ws.get_mut());
         }
         self.generations[slot] += 1;
+        if let Some(session) = self.sessions.get_mut(slot) {
+            *session = (0, None);
+        }
         if let Some(user) = self.cancel_on_close.get_mut(slot).and_then(Option::take) {
             // Answered to nobody (the connection is gone); queued, so a full ring only delays it.
             let command = Command::MassCancel(MassCancel { user, instrument: None });

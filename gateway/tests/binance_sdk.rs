@@ -32,7 +32,16 @@ fn the_official_binance_sdk_places_queries_and_cancels_unchanged() {
     let python = python_with_sdk();
     let dir = TempDir::new("serve-binance-sdk");
     let mut server = Command::new(FERREX)
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--log-level",
+            "warn",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
         .arg(&dir.0)
         .stdout(Stdio::piped())
         .spawn()

@@ -25,7 +25,16 @@ struct Server {
 impl Server {
     fn start(dir: &TempDir) -> Server {
         let mut child = Command::new(FERREX)
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data"])
+            .args([
+                "serve",
+                "--log-level",
+                "warn",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data",
+            ])
             .arg(&dir.0)
             .stdout(Stdio::piped())
             .spawn()
@@ -401,6 +410,48 @@ fn admins_act_on_their_own_tenant_only_and_perpetual_positions_open_and_close() 
         client.signed("alice", "account.positions", json!({}))["result"][0]["unrealizedPnl"],
         "-10.000000"
     );
+    assert!(server.stop());
+}
+
+/// Binance's Ed25519 signature: base64 of the Ed25519 signature of the sorted parameters.
+fn ed25519_signature(seed: [u8; 32], params: &serde_json::Map<String, Value>) -> String {
+    use base64::Engine as _;
+    let mut pairs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    pairs.sort();
+    let keys = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed));
+    let signature = keys.sk.sign(pairs.join("&").as_bytes(), None);
+    base64::engine::general_purpose::STANDARD.encode(signature.as_ref())
+}
+
+#[test]
+fn an_ed25519_session_logs_on_then_acts_without_signatures() {
+    let dir = TempDir::new("serve-session");
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    let mut params =
+        json!({"apiKey": "demo-alice-ed25519", "timestamp": now_ms()}).as_object().expect("object").clone();
+    params.insert("signature".into(), json!(ed25519_signature([0xa1; 32], &params)));
+    let logon = client.call("session.logon", Value::Object(params));
+    assert_eq!(logon["result"]["apiKey"], "demo-alice-ed25519", "{logon}");
+    assert_eq!(client.call("session.status", json!({}))["result"]["apiKey"], "demo-alice-ed25519");
+    let placed = client.call("order.place", limit("SELL", "65000.00", "0.01"));
+    assert_eq!(placed["result"]["status"], "NEW", "an unsigned order inside the session: {placed}");
+    assert_eq!(client.balance("alice", "BTC").1, "0.01000000", "it is Alice's");
+    let mut forged =
+        json!({"apiKey": "demo-alice-ed25519", "timestamp": now_ms()}).as_object().expect("object").clone();
+    forged.insert("signature".into(), json!(ed25519_signature([0xb2; 32], &forged)));
+    let mut other = server.connect();
+    assert_eq!(
+        other.call("session.logon", Value::Object(forged))["error"]["code"],
+        -1022,
+        "another key's signature"
+    );
+    assert_eq!(client.call("session.logout", json!({}))["result"]["apiKey"], Value::Null);
+    let after = client.call("order.place", limit("SELL", "65000.00", "0.01"));
+    assert_eq!(after["error"]["code"], -1102, "logged out: a signature is needed again: {after}");
     assert!(server.stop());
 }
 

@@ -135,9 +135,15 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("ferrex: listening on ws://{address}");
     if config.keystore == DEMO_KEYSTORE {
-        println!("ferrex: demo API keys (HMAC-SHA256 secrets; public, for this demo only):");
+        println!("ferrex: demo API keys (public, for this demo only):");
         for key in &keys {
-            println!("  user {}  apiKey {}  secret {}", key.user, key.api_key, key.secret);
+            match &key.secret {
+                Some(secret) => println!("  user {}  apiKey {}  HMAC secret {secret}", key.user, key.api_key),
+                None => println!(
+                    "  user {}  apiKey {}  Ed25519 (demo private key seed: a1 x 32)",
+                    key.user, key.api_key
+                ),
+            }
         }
     }
     let market_data = seed_market_data(&mut started, &market)?;
