@@ -62,12 +62,16 @@ pub mod codes {
     pub const NO_SUCH_ORDER: i32 = -2013;
     /// Unknown API key.
     pub const BAD_API_KEY: i32 = -2015;
+    /// `order.cancelReplace`: the cancel failed, so no new order was placed (or both failed).
+    pub const CANCEL_REPLACE_FAILED: i32 = -2022;
+    /// `order.cancelReplace`: one of the two steps failed (`data` tells which).
+    pub const CANCEL_REPLACE_PARTIAL: i32 = -2021;
     /// The engine refused an admin or position command (a ferrex extension; `msg` has the
     /// engine's reject code, e.g. 5001 not authorized).
     pub const COMMAND_REJECTED: i32 = -2020;
 
     /// Every code, in the order of docs/API-WEBSOCKET.md's table (a test keeps them equal).
-    pub const ALL: [i32; 16] = [
+    pub const ALL: [i32; 18] = [
         MALFORMED,
         TOO_MANY_REQUESTS,
         SERVER_BUSY,
@@ -84,11 +88,14 @@ pub mod codes {
         NO_SUCH_ORDER,
         BAD_API_KEY,
         COMMAND_REJECTED,
+        CANCEL_REPLACE_PARTIAL,
+        CANCEL_REPLACE_FAILED,
     ];
 }
 
 /// The methods (metrics label them; anything else counts as `unknown`).
-const METHODS: [&str; 29] = [
+const METHODS: [&str; 30] = [
+    "order.cancelReplace",
     "session.logon",
     "session.status",
     "session.logout",
@@ -167,6 +174,28 @@ pub enum Kind {
     },
     /// An admin or position command: `{"sequence"}` or its reject.
     Applied,
+    /// `order.cancelReplace`, first step: the cancel.
+    CancelReplace {
+        /// Instrument index.
+        instrument: usize,
+        /// Place the new order even if the cancel failed (`ALLOW_FAILURE`).
+        allow_failure: bool,
+        /// The new order.
+        place: Place,
+        /// Its client order id.
+        client_order_id: String,
+    },
+    /// `order.cancelReplace`, second step: the new order, with the cancel's outcome.
+    CancelReplaceNew {
+        /// Instrument index.
+        instrument: usize,
+        /// The cancel's response (`result` or `error` object) and whether it succeeded.
+        cancel: (Value, bool),
+        /// The new order.
+        place: Place,
+        /// Its client order id.
+        client_order_id: String,
+    },
     /// `account.positions`.
     Positions,
     /// `openOrders.cancelAll`.
@@ -242,6 +271,15 @@ pub enum Action {
 
 fn submit(body: Body, pending: Pending) -> Action {
     Action::Submit(Box::new((body, pending)))
+}
+
+/// What a request's outputs lead to.
+#[derive(Debug)]
+pub enum Reply {
+    /// The response to send.
+    Final(String),
+    /// A second step to submit (cancel-replace), answered later.
+    Then(Box<(Body, Pending)>),
 }
 
 /// A refused request: code and message.
@@ -506,6 +544,7 @@ impl Api {
                     pending(Kind::Place { instrument, client_order_id, place }),
                 ))
             }
+            "order.cancelReplace" => self.cancel_replace(id, params),
             "order.cancel" => {
                 let user = self.authenticate(params, &["symbol", "orderId", "origClientOrderId"])?;
                 let instrument = self.instrument(params)?;
@@ -606,6 +645,57 @@ impl Api {
         }
         let reply = json!({"id": id, "status": 200, "result": Value::Null}).to_string();
         Action::Subscribe { topics, subscribe, reply }
+    }
+
+    /// `order.cancelReplace`: the cancel is submitted first; `respond` submits the new order.
+    fn cancel_replace(&self, id: &Value, params: &Map<String, Value>) -> Result<Action, Refusal> {
+        let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
+        let user = self.authenticate(
+            params,
+            &[
+                "symbol",
+                "side",
+                "type",
+                "timeInForce",
+                "price",
+                "quantity",
+                "newClientOrderId",
+                "reduceOnly",
+                "cancelReplaceMode",
+                "cancelOrderId",
+                "cancelOrigClientOrderId",
+            ],
+        )?;
+        let allow_failure = match params.get("cancelReplaceMode").and_then(Value::as_str) {
+            Some("STOP_ON_FAILURE") => false,
+            Some("ALLOW_FAILURE") => true,
+            _ => {
+                return Err(refuse(
+                    codes::BAD_PARAM,
+                    "'cancelReplaceMode' must be STOP_ON_FAILURE or ALLOW_FAILURE.",
+                ));
+            }
+        };
+        let order = match (
+            u64_param(params, "cancelOrderId")?,
+            params.get("cancelOrigClientOrderId").and_then(Value::as_str),
+        ) {
+            (Some(id), _) => OrderRef::Id(OrderId(id)),
+            (None, Some(text)) => OrderRef::Client(
+                ClientOrderId::new(text)
+                    .map_err(|_| refuse(codes::BAD_PARAM, "'cancelOrigClientOrderId' is malformed."))?,
+            ),
+            (None, None) => {
+                return Err(refuse(
+                    codes::BAD_PARAM,
+                    "Either 'cancelOrderId' or 'cancelOrigClientOrderId' must be sent.",
+                ));
+            }
+        };
+        let (place, instrument, client_order_id) = self.place(user, params)?;
+        let cancel = Cancel { user, instrument: self.market.instruments[instrument].id, order };
+        let kind = Kind::CancelReplace { instrument, allow_failure, place, client_order_id };
+        Ok(submit(Body::Command(Command::Cancel(cancel)), pending(kind)))
     }
 
     /// The perpetual methods: positions and closing one.
@@ -866,7 +956,82 @@ impl Api {
     }
 
     /// The response to a request once its outputs (through its `Done`) are in.
-    pub fn respond(&self, pending: &Pending, outputs: &[Output]) -> String {
+    pub fn respond(&self, pending: &Pending, outputs: &[Output]) -> Reply {
+        match &pending.kind {
+            Kind::CancelReplace { instrument, allow_failure, place, client_order_id } => {
+                let cancel = self.answer(
+                    &Pending { kind: Kind::Cancel { instrument: *instrument }, ..pending.clone() },
+                    outputs,
+                );
+                let cancel: Value = serde_json::from_str(&cancel).expect("our own JSON");
+                let succeeded = cancel["status"] == 200;
+                let part = if succeeded { cancel["result"].clone() } else { cancel["error"].clone() };
+                if !succeeded && !allow_failure {
+                    let data = json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+                                      "cancelResponse": part, "newOrderResponse": Value::Null});
+                    return Reply::Final(self.fail_with(
+                        &pending.id,
+                        codes::CANCEL_REPLACE_FAILED,
+                        "Order cancel-replace failed.",
+                        &data,
+                    ));
+                }
+                let kind = Kind::CancelReplaceNew {
+                    instrument: *instrument,
+                    cancel: (part, succeeded),
+                    place: *place,
+                    client_order_id: client_order_id.clone(),
+                };
+                Reply::Then(Box::new((
+                    Body::Command(Command::Place(*place)),
+                    Pending { kind, ..pending.clone() },
+                )))
+            }
+            Kind::CancelReplaceNew { instrument, cancel, place, client_order_id } => {
+                let placing = Kind::Place {
+                    instrument: *instrument,
+                    client_order_id: client_order_id.clone(),
+                    place: *place,
+                };
+                let placed = self.answer(&Pending { kind: placing, ..pending.clone() }, outputs);
+                let placed: Value = serde_json::from_str(&placed).expect("our own JSON");
+                let ok = placed["status"] == 200;
+                let result = |r: bool| if r { "SUCCESS" } else { "FAILURE" };
+                let body = json!({
+                    "cancelResult": result(cancel.1), "newOrderResult": result(ok),
+                    "cancelResponse": cancel.0,
+                    "newOrderResponse": if ok { placed["result"].clone() } else { placed["error"].clone() },
+                });
+                Reply::Final(if ok && cancel.1 {
+                    ok_limited(&pending.id, &pending.rate_limits, &body)
+                } else if ok || cancel.1 {
+                    self.fail_with(
+                        &pending.id,
+                        codes::CANCEL_REPLACE_PARTIAL,
+                        "Order cancel-replace partially failed.",
+                        &body,
+                    )
+                } else {
+                    self.fail_with(
+                        &pending.id,
+                        codes::CANCEL_REPLACE_FAILED,
+                        "Order cancel-replace failed.",
+                        &body,
+                    )
+                })
+            }
+            _ => Reply::Final(self.answer(pending, outputs)),
+        }
+    }
+
+    /// An error response with `data`, counted.
+    fn fail_with(&self, id: &Value, code: i32, msg: &str, data: &Value) -> String {
+        self.metrics.error(code);
+        json!({"id": id, "status": 400, "error": {"code": code, "msg": msg, "data": data}}).to_string()
+    }
+
+    /// The response to a one-step request.
+    fn answer(&self, pending: &Pending, outputs: &[Output]) -> String {
         let id = &pending.id;
         let limits = &pending.rate_limits;
         let events: Vec<Event> =
@@ -925,6 +1090,9 @@ impl Api {
                 ok_limited(id, limits, &Value::Array(orders))
             }
             Kind::Account => ok_limited(id, limits, &self.account(&answers, time_ms)),
+            Kind::CancelReplace { .. } | Kind::CancelReplaceNew { .. } => {
+                unreachable!("answered by `respond`")
+            }
             Kind::Applied => ok_limited(
                 id,
                 limits,

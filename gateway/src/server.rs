@@ -30,7 +30,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use crate::api::{self, Action, Api, MarketQuery, Pending, SessionOp, codes};
+use crate::api::{self, Action, Api, MarketQuery, Pending, Reply, SessionOp, codes};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
 use crate::metrics::Metrics;
@@ -466,7 +466,24 @@ impl Server {
             if self.generations[flight.connection] != flight.generation {
                 continue;
             }
-            let response = self.api.respond(&flight.pending, &flight.outputs);
+            let response = match self.api.respond(&flight.pending, &flight.outputs) {
+                Reply::Final(response) => response,
+                Reply::Then(next) => {
+                    // The second step of a cancel-replace: the same connection, a new tag.
+                    let (body, pending) = *next;
+                    let tag = self.next_tag;
+                    let origin = Origin { session: u32::try_from(flight.connection).expect("fits"), tag };
+                    match self.submitter.submit(Request { origin, body }) {
+                        Ok(()) => {
+                            self.next_tag += 1;
+                            let next = InFlight { pending, outputs: Vec::new(), ..flight };
+                            self.in_flight.insert(tag, next);
+                            continue;
+                        }
+                        Err(_) => self.refused(&pending.id, "Server is currently overloaded, please retry."),
+                    }
+                }
+            };
             self.metrics.latency(flight.started.elapsed());
             let Some(Some(Conn::Open(ws))) = self.connections.get_mut(flight.connection) else { continue };
             let sent = ws.write(Message::text(response)).and_then(|()| ws.flush());

@@ -456,6 +456,52 @@ fn an_ed25519_session_logs_on_then_acts_without_signatures() {
 }
 
 #[test]
+fn cancel_replace_moves_an_order_and_reports_each_step() {
+    let dir = TempDir::new("serve-cancel-replace");
+    let server = Server::start(&dir);
+    let mut client = server.connect();
+    let mut first = limit("SELL", "61000.00", "0.02");
+    first["newClientOrderId"] = json!("cr-1");
+    assert_eq!(client.signed("alice", "order.place", first)["result"]["status"], "NEW");
+    let mut replace = limit("SELL", "61500.00", "0.03");
+    replace["cancelReplaceMode"] = json!("STOP_ON_FAILURE");
+    replace["cancelOrigClientOrderId"] = json!("cr-1");
+    replace["newClientOrderId"] = json!("cr-2");
+    let replaced = client.signed("alice", "order.cancelReplace", replace.clone());
+    let result = &replaced["result"];
+    assert_eq!(
+        (result["cancelResult"].clone(), result["newOrderResult"].clone()),
+        (json!("SUCCESS"), json!("SUCCESS")),
+        "{replaced}"
+    );
+    assert_eq!(result["cancelResponse"]["cancelledQty"], "0.0200");
+    let open = client.signed("alice", "openOrders.status", json!({}))["result"].clone();
+    assert_eq!(
+        (open[0]["clientOrderId"].clone(), open[0]["price"].clone()),
+        (json!("cr-2"), json!("61500.00")),
+        "{open}"
+    );
+    // cr-1 is gone now: with STOP_ON_FAILURE nothing is placed, with ALLOW_FAILURE the new order is.
+    replace["newClientOrderId"] = json!("cr-3");
+    let stopped = client.signed("alice", "order.cancelReplace", replace.clone());
+    assert_eq!(stopped["error"]["code"], -2022, "{stopped}");
+    assert_eq!(stopped["error"]["data"]["newOrderResult"], "NOT_ATTEMPTED");
+    replace["cancelReplaceMode"] = json!("ALLOW_FAILURE");
+    let partial = client.signed("alice", "order.cancelReplace", replace);
+    assert_eq!(partial["error"]["code"], -2021, "{partial}");
+    let data = &partial["error"]["data"];
+    assert_eq!(
+        (data["cancelResult"].clone(), data["newOrderResult"].clone()),
+        (json!("FAILURE"), json!("SUCCESS"))
+    );
+    assert_eq!(
+        client.signed("alice", "openOrders.status", json!({}))["result"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert!(server.stop());
+}
+
+#[test]
 fn orders_and_balances_survive_a_restart() {
     let dir = TempDir::new("serve-restart");
     let server = Server::start(&dir);
