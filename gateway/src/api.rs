@@ -127,6 +127,10 @@ const METHODS: [&str; 30] = [
     "invalid",
 ];
 
+/// The parameters of a new order (`order.place`, and `order.cancelReplace` beside its own).
+const ORDER_PARAMS: [&str; 8] =
+    ["symbol", "side", "type", "timeInForce", "price", "quantity", "newClientOrderId", "reduceOnly"];
+
 /// Parameters each method accepts beyond the signature fields.
 const SIGNATURE_PARAMS: [&str; 4] = ["apiKey", "timestamp", "recvWindow", "signature"];
 
@@ -525,19 +529,7 @@ impl Api {
         let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
         match method {
             "order.place" => {
-                let user = self.authenticate(
-                    params,
-                    &[
-                        "symbol",
-                        "side",
-                        "type",
-                        "timeInForce",
-                        "price",
-                        "quantity",
-                        "newClientOrderId",
-                        "reduceOnly",
-                    ],
-                )?;
+                let user = self.authenticate(params, &ORDER_PARAMS)?;
                 let (place, instrument, client_order_id) = self.place(user, params)?;
                 Ok(submit(
                     Body::Command(Command::Place(place)),
@@ -650,22 +642,9 @@ impl Api {
     /// `order.cancelReplace`: the cancel is submitted first; `respond` submits the new order.
     fn cancel_replace(&self, id: &Value, params: &Map<String, Value>) -> Result<Action, Refusal> {
         let pending = |kind| Pending { id: id.clone(), rate_limits: Value::Array(Vec::new()), kind };
-        let user = self.authenticate(
-            params,
-            &[
-                "symbol",
-                "side",
-                "type",
-                "timeInForce",
-                "price",
-                "quantity",
-                "newClientOrderId",
-                "reduceOnly",
-                "cancelReplaceMode",
-                "cancelOrderId",
-                "cancelOrigClientOrderId",
-            ],
-        )?;
+        let allowed =
+            [&ORDER_PARAMS[..], &["cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId"]].concat();
+        let user = self.authenticate(params, &allowed)?;
         let allow_failure = match params.get("cancelReplaceMode").and_then(Value::as_str) {
             Some("STOP_ON_FAILURE") => false,
             Some("ALLOW_FAILURE") => true,

@@ -2,13 +2,13 @@
 //! order against the real `ferrex serve`, with no change to the SDK. The SDK is installed by this
 //! test into a virtualenv under target/ (once; it needs only `python3` and the package index).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use common::Server;
 use ferrex_tests::journal_fixture::TempDir;
-
-const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
 const SDK: &str = "binance-connector==3.13.0";
 
 /// The virtualenv's python, with the SDK installed.
@@ -31,32 +31,11 @@ fn python_with_sdk() -> PathBuf {
 fn the_official_binance_sdk_places_queries_and_cancels_unchanged() {
     let python = python_with_sdk();
     let dir = TempDir::new("serve-binance-sdk");
-    let mut server = Command::new(FERREX)
-        .args([
-            "serve",
-            "--log-level",
-            "warn",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(&dir.0)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ferrex serve starts");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("ferrex: listening on ").map(str::to_string))
-        .expect("the server says where it listens");
-    std::thread::spawn(move || lines.for_each(drop));
+    let server = Server::start(&dir);
+    let address = format!("ws://{}", server.address);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/binance_sdk.py");
     let run = Command::new(&python).arg(&script).arg(&address).output().expect("the SDK script runs");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success() && stdout.lines().any(|l| l == "ok"),

@@ -4,9 +4,7 @@
 //! is checked exactly, the depth stream included; a table of bad inputs gets its documented errors while the server keeps
 //! serving; orders and balances survive a restart on the same directory.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrex_tests::journal_fixture::TempDir;
@@ -14,80 +12,15 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
-const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
+mod common;
 
-struct Server {
-    child: Child,
-    address: String,
-    admin: String,
-}
+use common::Server;
 
-impl Server {
-    fn start(dir: &TempDir) -> Server {
-        let mut child = Command::new(FERREX)
-            .args([
-                "serve",
-                "--log-level",
-                "warn",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--data",
-            ])
-            .arg(&dir.0)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("ferrex serve starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("ferrex: listening on ws://").map(str::to_string))
-            .expect("the server says where it listens");
-        let admin = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("ferrex: admin on http://")?.split('/').next().map(str::to_string)
-            })
-            .expect("the server says where its admin endpoint is");
-        // Keep reading its output so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, address, admin }
-    }
-
-    fn connect(&self) -> Client {
-        let stream = TcpStream::connect(&self.address).expect("connect");
-        let (ws, _) = tungstenite::client(format!("ws://{}/", self.address), stream).expect("handshake");
-        Client { ws }
-    }
-
-    /// An admin HTTP GET: (status line, body).
-    fn admin_get(&self, path: &str) -> (String, String) {
-        use std::io::{Read, Write};
-        let mut stream = TcpStream::connect(&self.admin).expect("admin connect");
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: ferrex\r\n\r\n").expect("request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response");
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        (head.lines().next().unwrap_or_default().to_string(), body.to_string())
-    }
-
-    /// SIGTERM, then the exit status (a graceful stop exits 0).
-    fn stop(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        assert!(sent.success());
-        self.child.wait().expect("exit").success()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A WebSocket connection to the server.
+fn connect(server: &Server) -> Client {
+    let stream = TcpStream::connect(&server.address).expect("connect");
+    let (ws, _) = tungstenite::client(format!("ws://{}/", server.address), stream).expect("handshake");
+    Client { ws }
 }
 
 struct Client {
@@ -171,9 +104,9 @@ fn limit(side: &str, price: &str, quantity: &str) -> Value {
 fn two_users_trade_and_every_figure_is_exact() {
     let dir = TempDir::new("serve-trade");
     let server = Server::start(&dir);
-    let mut alice = server.connect();
-    let mut bob = server.connect();
-    let mut watcher = server.connect();
+    let mut alice = connect(&server);
+    let mut bob = connect(&server);
+    let mut watcher = connect(&server);
     assert_eq!(alice.call("ping", json!({}))["status"], 200);
     let subscribed =
         watcher.send_text(json!({"id": 7, "method": "SUBSCRIBE", "params": ["btc-usdt@depth"]}).to_string());
@@ -247,7 +180,7 @@ fn two_users_trade_and_every_figure_is_exact() {
 fn bad_input_gets_its_error_and_the_server_keeps_serving() {
     let dir = TempDir::new("serve-bad-input");
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     let resting = client.signed("alice", "order.place", limit("SELL", "61000.00", "0.1"));
     let alices_order = resting["result"]["orderId"].clone();
     let code = |response: Value| {
@@ -281,7 +214,7 @@ fn bad_input_gets_its_error_and_the_server_keeps_serving() {
     params.insert("signature".into(), json!(signature("demo-bob-secret", &params)));
     assert_eq!(code(client.call("account.status", Value::Object(params))), -1021, "stale timestamp");
     // An oversize frame closes that connection, and nobody else notices.
-    let mut flooder = server.connect();
+    let mut flooder = connect(&server);
     let oversize =
         format!("{{\"id\":1,\"method\":\"ping\",\"params\":{{\"pad\":\"{}\"}}}}", "x".repeat(100_000));
     let _ = flooder.ws.send(Message::text(oversize));
@@ -303,7 +236,7 @@ fn bad_input_gets_its_error_and_the_server_keeps_serving() {
 fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
     let dir = TempDir::new("serve-flood");
     let server = Server::start(&dir);
-    let mut dave = server.connect();
+    let mut dave = connect(&server);
     // Dave is on the demo's retail tier (5 orders a second, 20 a minute): 30 orders sent at once.
     let mut requests = Vec::new();
     for n in 0..30 {
@@ -336,7 +269,7 @@ fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
     assert!(accepted >= 5 && refused >= 1, "{accepted} accepted, {refused} refused");
     let open = dave.signed("dave", "openOrders.status", json!({}))["result"].as_array().map(Vec::len);
     assert_eq!(open, Some(accepted), "refused orders never reached the engine");
-    let mut bob = server.connect();
+    let mut bob = connect(&server);
     let other = bob.signed("bob", "order.place", limit("BUY", "50000.00", "0.001"));
     assert_eq!(other["status"], 200, "another user is not limited by Dave's flood: {other}");
     assert!(server.stop());
@@ -346,9 +279,9 @@ fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
 fn cancel_on_disconnect_cancels_the_users_orders_when_the_connection_closes() {
     let dir = TempDir::new("serve-cancel-on-disconnect");
     let server = Server::start(&dir);
-    let mut watcher = server.connect();
+    let mut watcher = connect(&server);
     assert_eq!(watcher.signed("carol", "userDataStream.subscribe", json!({}))["status"], 200);
-    let mut session = server.connect();
+    let mut session = connect(&server);
     let enabled = session.signed("carol", "session.cancelOnDisconnect", json!({"enabled": true}));
     assert_eq!(enabled["result"]["cancelOnDisconnect"], true, "{enabled}");
     let placed = session.signed("carol", "order.place", limit("BUY", "55000.00", "0.01"));
@@ -371,7 +304,7 @@ fn cancel_on_disconnect_cancels_the_users_orders_when_the_connection_closes() {
 fn admins_act_on_their_own_tenant_only_and_perpetual_positions_open_and_close() {
     let dir = TempDir::new("serve-admin");
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     let deposit = |user: u64, tx: u64| json!({"user": user, "asset": "USDT", "amount": "250.5", "txId": tx});
     // Trent administers tenant 1: Erin (user 5) is his, Alice (user 1) is not.
     let own = client.signed("trent", "admin.deposit", deposit(5, 7));
@@ -430,7 +363,7 @@ fn ed25519_signature(seed: [u8; 32], params: &serde_json::Map<String, Value>) ->
 fn an_ed25519_session_logs_on_then_acts_without_signatures() {
     let dir = TempDir::new("serve-session");
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     let mut params =
         json!({"apiKey": "demo-alice-ed25519", "timestamp": now_ms()}).as_object().expect("object").clone();
     params.insert("signature".into(), json!(ed25519_signature([0xa1; 32], &params)));
@@ -443,7 +376,7 @@ fn an_ed25519_session_logs_on_then_acts_without_signatures() {
     let mut forged =
         json!({"apiKey": "demo-alice-ed25519", "timestamp": now_ms()}).as_object().expect("object").clone();
     forged.insert("signature".into(), json!(ed25519_signature([0xb2; 32], &forged)));
-    let mut other = server.connect();
+    let mut other = connect(&server);
     assert_eq!(
         other.call("session.logon", Value::Object(forged))["error"]["code"],
         -1022,
@@ -459,7 +392,7 @@ fn an_ed25519_session_logs_on_then_acts_without_signatures() {
 fn cancel_replace_moves_an_order_and_reports_each_step() {
     let dir = TempDir::new("serve-cancel-replace");
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     let mut first = limit("SELL", "61000.00", "0.02");
     first["newClientOrderId"] = json!("cr-1");
     assert_eq!(client.signed("alice", "order.place", first)["result"]["status"], "NEW");
@@ -505,7 +438,7 @@ fn cancel_replace_moves_an_order_and_reports_each_step() {
 fn orders_and_balances_survive_a_restart() {
     let dir = TempDir::new("serve-restart");
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     client.signed("carol", "order.place", limit("BUY", "59000.00", "0.25"));
     let before = (
         client.balance("carol", "USDT"),
@@ -517,7 +450,7 @@ fn orders_and_balances_survive_a_restart() {
     );
     assert!(server.stop());
     let server = Server::start(&dir);
-    let mut client = server.connect();
+    let mut client = connect(&server);
     let after = (
         client.balance("carol", "USDT"),
         client.signed("carol", "openOrders.status", json!({}))["result"].clone(),

@@ -1,0 +1,84 @@
+//! The real `ferrex serve` for the gateway's tests: on 127.0.0.1 with free ports and a fresh
+//! journal directory, logging at warn; stopped by SIGTERM (or killed when dropped).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use ferrex_tests::journal_fixture::TempDir;
+
+const FERREX: &str = env!("CARGO_BIN_EXE_ferrex");
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    /// `IP:PORT` of the WebSocket API.
+    pub address: String,
+    /// `IP:PORT` of the admin endpoint.
+    pub admin: String,
+}
+
+impl Server {
+    /// Starts `ferrex serve` on the demo market in `dir`.
+    pub fn start(dir: &TempDir) -> Server {
+        let mut child = Command::new(FERREX)
+            .args([
+                "serve",
+                "--log-level",
+                "warn",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data",
+            ])
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ferrex serve starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("ferrex: listening on ws://").map(str::to_string))
+            .expect("the server says where it listens");
+        let admin = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("ferrex: admin on http://")?.split('/').next().map(str::to_string)
+            })
+            .expect("the server says where its admin endpoint is");
+        // Keep reading its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, address, admin }
+    }
+
+    /// An admin HTTP GET: (status line, body).
+    pub fn admin_get(&self, path: &str) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(&self.admin).expect("admin connect");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: ferrex\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+    }
+
+    /// SIGTERM, then the exit status (a graceful stop exits 0).
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(sent.success());
+        self.child.wait().expect("exit").success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
