@@ -94,7 +94,8 @@ pub mod codes {
 }
 
 /// The methods (metrics label them; anything else counts as `unknown`).
-const METHODS: [&str; 30] = [
+const METHODS: [&str; 31] = [
+    "account.margin",
     "order.cancelReplace",
     "session.logon",
     "session.status",
@@ -202,6 +203,11 @@ pub enum Kind {
     },
     /// `account.positions`.
     Positions,
+    /// `account.margin`.
+    Margin {
+        /// The settlement asset.
+        asset: ferrex_engine::AssetId,
+    },
     /// `openOrders.cancelAll`.
     CancelAll {
         /// Instrument index.
@@ -570,7 +576,7 @@ impl Api {
                 });
                 Ok(submit(Body::Command(command), pending(Kind::CancelAll { instrument })))
             }
-            "account.positions" | "position.close" => self.perpetual(id, method, params),
+            "account.positions" | "account.margin" | "position.close" => self.perpetual(id, method, params),
             method if method.starts_with("admin.") => {
                 let command = self.admin(method, params)?;
                 Ok(submit(Body::Command(command), pending(Kind::Applied)))
@@ -684,6 +690,18 @@ impl Api {
             "account.positions" => {
                 let user = self.authenticate(params, &[])?;
                 Ok(submit(Body::Query(Query::Positions { user }), pending(Kind::Positions)))
+            }
+            "account.margin" => {
+                let user = self.authenticate(params, &["asset"])?;
+                let symbol = text_param(params, "asset")?;
+                let asset = self
+                    .market
+                    .assets
+                    .iter()
+                    .position(|(s, _)| s == symbol)
+                    .ok_or_else(|| refuse(codes::BAD_PARAM, "Unknown asset."))?;
+                let asset = ferrex_engine::AssetId(u32::try_from(asset).expect("few assets"));
+                Ok(submit(Body::Query(Query::Margin { user, asset }), pending(Kind::Margin { asset })))
             }
             "position.close" => {
                 let user = self.authenticate(params, &["symbol", "price"])?;
@@ -858,12 +876,15 @@ impl Api {
             "SELL" => Side::Sell,
             _ => return Err(refuse(codes::BAD_PARAM, "'side' must be BUY or SELL.")),
         };
-        let order_type = match text_param(params, "type")? {
-            "LIMIT" => OrderType::Limit,
-            "MARKET" => OrderType::Market,
-            _ => return Err(refuse(codes::BAD_PARAM, "'type' must be LIMIT or MARKET.")),
+        // LIMIT_MAKER is Binance's post-only limit order: refused if it would take.
+        let (order_type, post_only) = match text_param(params, "type")? {
+            "LIMIT" => (OrderType::Limit, false),
+            "LIMIT_MAKER" => (OrderType::Limit, true),
+            "MARKET" => (OrderType::Market, false),
+            _ => return Err(refuse(codes::BAD_PARAM, "'type' must be LIMIT, LIMIT_MAKER or MARKET.")),
         };
         let time_in_force = match (order_type, params.get("timeInForce").and_then(Value::as_str)) {
+            (OrderType::Limit, _) if post_only => TimeInForce::Gtc,
             (OrderType::Limit, Some("GTC")) => TimeInForce::Gtc,
             (_, Some("IOC")) | (OrderType::Market, None) => TimeInForce::Ioc,
             (_, Some("FOK")) => TimeInForce::Fok,
@@ -898,6 +919,7 @@ impl Api {
             qty: Qty(qty),
             time_in_force,
             self_trade: SelfTradePrevention::None,
+            post_only,
             levels_max: if order_type == OrderType::Market && price.is_none() { 1000 } else { 0 },
             reduce_only: matches!(params.get("reduceOnly"), Some(Value::Bool(true)))
                 || params.get("reduceOnly").and_then(Value::as_str) == Some("true"),
@@ -1077,6 +1099,22 @@ impl Api {
                 limits,
                 &json!({"sequence": outputs.last().map_or(0, |o| o.sequence), "transactTime": time_ms}),
             ),
+            Kind::Margin { asset } => {
+                let scale = self.market.assets.get(asset.0 as usize).map_or(0, |a| a.1);
+                let money = |units: i64| {
+                    let text = decimal::format_units(units.abs(), scale);
+                    if units < 0 { format!("-{text}") } else { text }
+                };
+                match answers.first() {
+                    Some(Answer::Margin(Some(m))) => ok_limited(
+                        id,
+                        limits,
+                        &json!({"equity": money(m.equity), "initialMargin": money(m.initial_margin),
+                                "maintenanceMargin": money(m.maintenance_margin), "availableMargin": money(m.available_margin)}),
+                    ),
+                    _ => self.fail(id, codes::BAD_PARAM, "No margin account for this user and asset."),
+                }
+            }
             Kind::Positions => ok_limited(
                 id,
                 limits,

@@ -167,6 +167,13 @@ impl Metrics {
             ("consumers_cut_off", stats.consumers_cut_off.load(Ordering::Relaxed)),
             ("outbound_queue_occupancy", stats.outbound_occupancy.load(Ordering::Relaxed)),
             ("journal_durable_sequence", self.durable.load(Ordering::Acquire)),
+            (
+                "journal_lag",
+                stats
+                    .last_sequence
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(self.durable.load(Ordering::Acquire)),
+            ),
         ];
         for (name, value) in figures {
             self.core.get_or_create(&label("figure", name)).set(i64::try_from(value).unwrap_or(i64::MAX));

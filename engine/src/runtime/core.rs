@@ -150,6 +150,8 @@ pub struct CoreStats {
     pub consumers_cut_off: AtomicU64,
     /// The fullest outbound queue after the last batch, slots.
     pub outbound_occupancy: AtomicU64,
+    /// The sequence of the last command journaled (durable or not yet).
+    pub last_sequence: AtomicU64,
 }
 
 /// The sequencer's clock: wall time in ns since the Unix epoch, never below the last stamp.
@@ -317,6 +319,7 @@ impl<S: Storage> Running<S> {
         let sequence = self.core.wal.append(timestamp_ns, &self.payload[..len])?;
         debug_assert_eq!(sequence, self.report.last_sequence + 1, "sequences are consecutive");
         self.report.last_sequence = sequence;
+        self.core.stats.last_sequence.store(sequence, Ordering::Relaxed);
         self.events.clear();
         self.core.engine.apply_at(timestamp_ns, command, &mut self.events);
         for event in &self.events {
