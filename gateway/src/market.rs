@@ -1,5 +1,8 @@
 //! Market data and user data from the engine's events, in Binance's stream formats.
 //!
+//! Messages are built only for topics someone listens to (a diff's range still advances when
+//! nobody does, so the first diff a new listener gets starts right after the last one built).
+//!
 //! - `<symbol>@depth`: `depthUpdate` diffs (absolute quantities per price, 0 = gone) with update
 //!   ids `U` (first) and `u` (last) in the journal's sequence space: each diff of an instrument
 //!   starts right after the previous one (`U = previous u + 1`), so a client syncs exactly as with
@@ -97,7 +100,15 @@ impl MarketData {
 
     /// Takes one output: updates the mirror, and appends immediate messages (trades, user data)
     /// stamped `time_ms`.
-    pub fn observe(&mut self, market: &Validated, output: &Output, time_ms: u64, out: &mut Vec<Message>) {
+    /// Messages are built only for topics `wants` says someone listens to (the mirror and the
+    /// recent trades are kept either way).
+    pub fn observe(
+        &mut self,
+        market: &Validated,
+        output: &Output,
+        (time_ms, wants): (u64, &dyn Fn(Topic) -> bool),
+        out: &mut Vec<Message>,
+    ) {
         let Item::Event(event) = output.item else { return };
         match event {
             Event::Level { instrument, side, price, qty } => {
@@ -109,43 +120,16 @@ impl MarketData {
                 } else {
                     levels.insert(price, qty);
                 }
-                book.changes.insert((side as u8, price), qty);
+                if wants(Topic::Depth(i)) {
+                    book.changes.insert((side as u8, price), qty);
+                }
                 book.changed_through = output.sequence;
             }
-            Event::Fill(fill) => {
-                let Some(i) = Self::index(market, fill.instrument) else { return };
-                let listed = &market.instruments[i];
-                let data = json!({
-                    "e": "trade", "E": time_ms, "s": listed.symbol, "t": fill.trade.0,
-                    "p": decimal::format_steps(fill.price.0, listed.spec.tick),
-                    "q": decimal::format_steps(fill.qty.0, listed.spec.lot),
-                    "b": if fill.aggressor == Side::Buy { fill.taker_order.0 } else { fill.maker_order.0 },
-                    "a": if fill.aggressor == Side::Sell { fill.taker_order.0 } else { fill.maker_order.0 },
-                    "m": fill.aggressor == Side::Sell, "u": output.sequence,
-                });
-                let book = &mut self.books[i];
-                if book.trades.len() == TRADES_KEPT {
-                    book.trades.pop_front();
-                }
-                book.trades.push_back(json!({
-                    "id": fill.trade.0, "price": data["p"], "qty": data["q"], "time": time_ms,
-                    "isBuyerMaker": fill.aggressor == Side::Sell,
-                }));
-                out.push((Topic::Trade(i), stream(&format!("{}@trade", listed.symbol), data)));
-                for (user, order, maker) in
-                    [(fill.maker_user, fill.maker_order, true), (fill.taker_user, fill.taker_order, false)]
-                {
-                    let side = self.orders.get(&order.0).map_or(Side::Buy, |o| o.0);
-                    let report = json!({
-                        "e": "executionReport", "s": listed.symbol, "i": order.0, "S": side_name(side),
-                        "x": "TRADE", "l": decimal::format_steps(fill.qty.0, listed.spec.lot),
-                        "L": decimal::format_steps(fill.price.0, listed.spec.tick), "t": fill.trade.0, "m": maker,
-                        "u": output.sequence,
-                    });
-                    out.push((Topic::User(user.0), user_event(report)));
-                }
-            }
+            Event::Fill(fill) => self.fill(market, output, &fill, (time_ms, wants), out),
             Event::Accepted(accepted) => {
+                if !wants(Topic::User(accepted.user.0)) {
+                    return;
+                }
                 let Some(i) = Self::index(market, accepted.instrument) else { return };
                 let listed = &market.instruments[i];
                 self.orders.insert(accepted.order.0, (accepted.side, accepted.time_in_force));
@@ -158,23 +142,34 @@ impl MarketData {
                 out.push((Topic::User(accepted.user.0), user_event(report)));
             }
             Event::Cancelled { order, user, instrument, qty, reason } => {
+                let known = self.orders.remove(&order.0);
+                if !wants(Topic::User(user.0)) {
+                    return;
+                }
                 let Some(i) = Self::index(market, instrument) else { return };
                 let listed = &market.instruments[i];
-                let (side, tif) = self.orders.remove(&order.0).unwrap_or((Side::Buy, TimeInForce::Gtc));
+                // An order accepted before its owner subscribed: its side is not known here.
+                let tif = known.map_or(TimeInForce::Gtc, |k| k.1);
                 let expired = reason == CancelReason::Expired
                     || (reason == CancelReason::Unfilled && tif != TimeInForce::Gtc);
                 let kind = if expired { "EXPIRED" } else { "CANCELED" };
-                let report = json!({
-                    "e": "executionReport", "s": listed.symbol, "i": order.0, "S": side_name(side),
+                let mut report = json!({
+                    "e": "executionReport", "s": listed.symbol, "i": order.0,
                     "x": kind, "X": kind, "cancelledQty": decimal::format_steps(qty.0, listed.spec.lot),
                     "u": output.sequence,
                 });
+                if let Some((side, _)) = known {
+                    report["S"] = json!(side_name(side));
+                }
                 out.push((Topic::User(user.0), user_event(report)));
             }
             Event::Done { order, .. } => {
                 self.orders.remove(&order.0);
             }
             Event::Balance { user, asset, available, held } => {
+                if !wants(Topic::User(user.0)) {
+                    return;
+                }
                 let Some((symbol, scale)) = market.assets.get(asset.0 as usize) else { return };
                 let data = json!({
                     "e": "outboundAccountPosition", "u": output.sequence,
@@ -186,35 +181,90 @@ impl MarketData {
         }
     }
 
+    /// A fill: the recent trades, the trade stream, both sides' execution reports.
+    fn fill(
+        &mut self,
+        market: &Validated,
+        output: &Output,
+        fill: &ferrex_engine::Fill,
+        (time_ms, wants): (u64, &dyn Fn(Topic) -> bool),
+        out: &mut Vec<Message>,
+    ) {
+        let Some(i) = Self::index(market, fill.instrument) else { return };
+        let listed = &market.instruments[i];
+        let data = json!({
+            "e": "trade", "E": time_ms, "s": listed.symbol, "t": fill.trade.0,
+            "p": decimal::format_steps(fill.price.0, listed.spec.tick),
+            "q": decimal::format_steps(fill.qty.0, listed.spec.lot),
+            "b": if fill.aggressor == Side::Buy { fill.taker_order.0 } else { fill.maker_order.0 },
+            "a": if fill.aggressor == Side::Sell { fill.taker_order.0 } else { fill.maker_order.0 },
+            "m": fill.aggressor == Side::Sell, "u": output.sequence,
+        });
+        let book = &mut self.books[i];
+        if book.trades.len() == TRADES_KEPT {
+            book.trades.pop_front();
+        }
+        book.trades.push_back(json!({
+            "id": fill.trade.0, "price": data["p"], "qty": data["q"], "time": time_ms,
+            "isBuyerMaker": fill.aggressor == Side::Sell,
+        }));
+        if wants(Topic::Trade(i)) {
+            out.push((Topic::Trade(i), stream(&format!("{}@trade", listed.symbol), data)));
+        }
+        let maker_side = if fill.aggressor == Side::Buy { Side::Sell } else { Side::Buy };
+        for (user, order, maker, side) in [
+            (fill.maker_user, fill.maker_order, true, maker_side),
+            (fill.taker_user, fill.taker_order, false, fill.aggressor),
+        ] {
+            if !wants(Topic::User(user.0)) {
+                continue;
+            }
+            let report = json!({
+                "e": "executionReport", "s": listed.symbol, "i": order.0, "S": side_name(side),
+                "x": "TRADE", "l": decimal::format_steps(fill.qty.0, listed.spec.lot),
+                "L": decimal::format_steps(fill.price.0, listed.spec.tick), "t": fill.trade.0, "m": maker,
+                "u": output.sequence,
+            });
+            out.push((Topic::User(user.0), user_event(report)));
+        }
+    }
+
     /// At the end of a batch: one depth diff per changed book, and the best bid and offer where
     /// the top changed. `time_ms` stamps the events.
-    pub fn flush(&mut self, market: &Validated, time_ms: u64, out: &mut Vec<Message>) {
+    pub fn flush(
+        &mut self,
+        market: &Validated,
+        (time_ms, wants): (u64, &dyn Fn(Topic) -> bool),
+        out: &mut Vec<Message>,
+    ) {
         for (i, book) in self.books.iter_mut().enumerate() {
-            if book.changes.is_empty() {
+            if book.changed_through <= book.last_u {
                 continue;
             }
             let listed = &market.instruments[i];
-            let level = |(_, price): &(u8, Price), qty: &Qty| {
-                json!([
-                    decimal::format_steps(price.0, listed.spec.tick),
-                    decimal::format_steps(qty.0, listed.spec.lot)
-                ])
-            };
-            let bids: Vec<Value> = book
-                .changes
-                .iter()
-                .filter(|(k, _)| k.0 == Side::Buy as u8)
-                .map(|(k, q)| level(k, q))
-                .collect();
-            let asks: Vec<Value> = book
-                .changes
-                .iter()
-                .filter(|(k, _)| k.0 == Side::Sell as u8)
-                .map(|(k, q)| level(k, q))
-                .collect();
-            let data = json!({"e": "depthUpdate", "E": time_ms, "s": listed.symbol, "U": book.last_u + 1,
+            if wants(Topic::Depth(i)) && !book.changes.is_empty() {
+                let level = |(_, price): &(u8, Price), qty: &Qty| {
+                    json!([
+                        decimal::format_steps(price.0, listed.spec.tick),
+                        decimal::format_steps(qty.0, listed.spec.lot)
+                    ])
+                };
+                let bids: Vec<Value> = book
+                    .changes
+                    .iter()
+                    .filter(|(k, _)| k.0 == Side::Buy as u8)
+                    .map(|(k, q)| level(k, q))
+                    .collect();
+                let asks: Vec<Value> = book
+                    .changes
+                    .iter()
+                    .filter(|(k, _)| k.0 == Side::Sell as u8)
+                    .map(|(k, q)| level(k, q))
+                    .collect();
+                let data = json!({"e": "depthUpdate", "E": time_ms, "s": listed.symbol, "U": book.last_u + 1,
                               "u": book.changed_through, "b": bids, "a": asks});
-            out.push((Topic::Depth(i), stream(&format!("{}@depth", listed.symbol), data)));
+                out.push((Topic::Depth(i), stream(&format!("{}@depth", listed.symbol), data)));
+            }
             book.last_u = book.changed_through;
             book.changes.clear();
             let top = (
@@ -231,7 +281,9 @@ impl MarketData {
                 };
                 let data = json!({"u": book.last_u, "s": listed.symbol, "b": price(top.0), "B": qty(top.0),
                                   "a": price(top.1), "A": qty(top.1)});
-                out.push((Topic::BookTicker(i), stream(&format!("{}@bookTicker", listed.symbol), data)));
+                if wants(Topic::BookTicker(i)) {
+                    out.push((Topic::BookTicker(i), stream(&format!("{}@bookTicker", listed.symbol), data)));
+                }
             }
         }
     }

@@ -409,9 +409,13 @@ impl Server {
                 }
                 _ => {}
             }
-            self.market.observe(self.api.market(), output, time_ms, &mut messages);
+            let topics = &self.topics;
+            let wants = |topic: Topic| topics.get(&topic).is_some_and(|listeners| !listeners.is_empty());
+            self.market.observe(self.api.market(), output, (time_ms, &wants), &mut messages);
         }
-        self.market.flush(self.api.market(), time_ms, &mut messages);
+        let topics = &self.topics;
+        let wants = |topic: Topic| topics.get(&topic).is_some_and(|listeners| !listeners.is_empty());
+        self.market.flush(self.api.market(), (time_ms, &wants), &mut messages);
         self.answer(outputs);
         self.publish(&messages);
         self.messages = messages;
