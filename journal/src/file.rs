@@ -249,6 +249,11 @@ impl Storage for FileStorage {
         mapped.map[offset..offset + bytes.len()].copy_from_slice(bytes);
     }
 
+    fn region(&mut self, id: SegmentId, offset: usize, len: usize) -> &mut [u8] {
+        let mapped = self.segments[id.0].as_mut().expect("segment is open");
+        &mut mapped.map[offset..offset + len]
+    }
+
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError> {
         let mapped = self.mapped(id);
         let result = match self.flush {

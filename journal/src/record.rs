@@ -76,18 +76,25 @@ fn checksum(head: &[u8], payload: &[u8]) -> u64 {
 }
 
 /// Writes a record into `out` (exactly `record_len(payload.len())` bytes); returns its checksum.
+///
+/// The header's first 32 bytes are first written at offset 8, right before the payload at 40, so
+/// the span the checksum covers is hashed in place in one shot (no copy), then moved to offset 0
+/// and the checksum written behind it: the same bytes, the same value as [`checksum`].
 pub fn encode(out: &mut [u8], sequence: u64, timestamp_ns: u64, prev_checksum: u64, payload: &[u8]) -> u64 {
     assert!(!payload.is_empty() && payload.len() <= PAYLOAD_LEN_MAX, "payload of {} bytes", payload.len());
     assert_eq!(out.len(), record_len(payload.len()), "record buffer size");
-    out[0..4].copy_from_slice(&u32::try_from(payload.len()).expect("bounded").to_le_bytes());
-    out[4..8].copy_from_slice(&RECORD_VERSION.to_le_bytes());
-    out[8..16].copy_from_slice(&sequence.to_le_bytes());
-    out[16..24].copy_from_slice(&timestamp_ns.to_le_bytes());
-    out[24..32].copy_from_slice(&prev_checksum.to_le_bytes());
-    let sum = checksum(&out[0..32], payload);
+    let end = HEADER_LEN + payload.len();
+    out[8..12].copy_from_slice(&u32::try_from(payload.len()).expect("bounded").to_le_bytes());
+    out[12..16].copy_from_slice(&RECORD_VERSION.to_le_bytes());
+    out[16..24].copy_from_slice(&sequence.to_le_bytes());
+    out[24..32].copy_from_slice(&timestamp_ns.to_le_bytes());
+    out[32..40].copy_from_slice(&prev_checksum.to_le_bytes());
+    out[HEADER_LEN..end].copy_from_slice(payload);
+    let sum = xxhash_rust::xxh3::xxh3_64(&out[8..end]);
+    out.copy_within(8..40, 0);
     out[32..40].copy_from_slice(&sum.to_le_bytes());
-    out[HEADER_LEN..HEADER_LEN + payload.len()].copy_from_slice(payload);
-    out[HEADER_LEN + payload.len()..].fill(0);
+    out[end..].fill(0);
+    debug_assert_eq!(sum, checksum(&out[0..32], payload));
     sum
 }
 

@@ -58,6 +58,9 @@ pub trait Storage {
     fn bytes(&self, id: SegmentId) -> &[u8];
     /// Writes bytes at an offset (not durable until `sync`). The range is inside the segment.
     fn write(&mut self, id: SegmentId, offset: usize, bytes: &[u8]);
+    /// The segment's bytes `offset..offset + len` to write in place (not durable, like `write`):
+    /// the log encodes records straight into the mapping.
+    fn region(&mut self, id: SegmentId, offset: usize, len: usize) -> &mut [u8];
     /// Makes everything written to the segment durable.
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError>;
     /// Deletes a segment.
@@ -243,6 +246,10 @@ impl Storage for MemStorage {
 
     fn write(&mut self, id: SegmentId, offset: usize, bytes: &[u8]) {
         self.segments[id.0].written[offset..offset + bytes.len()].copy_from_slice(bytes);
+    }
+
+    fn region(&mut self, id: SegmentId, offset: usize, len: usize) -> &mut [u8] {
+        &mut self.segments[id.0].written[offset..offset + len]
     }
 
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError> {

@@ -15,8 +15,8 @@
 //! the first record that is not valid or does not continue the sequence and the checksum chain (a
 //! torn or lost tail of unsynced writes). No record after a cut is ever applied.
 //!
-//! Complexity: append O(payload), no allocation (a scratch buffer sized for the largest record is
-//! allocated when the log opens); recovery O(bytes written); reading from a sequence finds its
+//! Complexity: append O(payload), no allocation (records are encoded in place in the segment);
+//! recovery O(bytes written); reading from a sequence finds its
 //! segment by binary search, then scans that segment.
 
 use crate::record::{Decoded, Header, PAYLOAD_LEN_MAX, decode, encode, record_len};
@@ -110,7 +110,6 @@ pub struct Wal<S: Storage> {
     marker_slot: usize,
     /// Index of the first segment with writes not yet synced.
     unsynced_from: usize,
-    scratch: Vec<u8>,
     read_only: bool,
 }
 
@@ -216,7 +215,6 @@ impl<S: Storage> Wal<S> {
             last_checksum: 0,
             marker_slot: 0,
             unsynced_from: 0,
-            scratch: if dry_run { Vec::new() } else { vec![0; record_len(PAYLOAD_LEN_MAX)] },
             read_only: dry_run,
         };
         match wal.recover_all(dry_run) {
@@ -367,10 +365,10 @@ impl<S: Storage> Wal<S> {
             self.start_segment()?;
         }
         let sequence = self.next_sequence;
-        self.last_checksum =
-            encode(&mut self.scratch[..len], sequence, timestamp_ns, self.last_checksum, payload);
         let segment = self.segments.last_mut().expect("a current segment");
-        self.storage.write(segment.id, segment.end, &self.scratch[..len]);
+        // Encoded in place, straight into the segment (no staging copy).
+        let region = self.storage.region(segment.id, segment.end, len);
+        self.last_checksum = encode(region, sequence, timestamp_ns, self.last_checksum, payload);
         segment.end += len;
         self.next_sequence += 1;
         Ok(sequence)
