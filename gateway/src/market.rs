@@ -348,3 +348,54 @@ pub fn topic(market: &Validated, name: &str) -> Option<Topic> {
 pub fn user_topic(user: UserId) -> Topic {
     Topic::User(user.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use ferrex_engine::runtime::message::Origin;
+
+    fn level(sequence: u64, side: Side, price: i64, qty: i64) -> Output {
+        let event = Event::Level {
+            instrument: ferrex_engine::InstrumentId(0),
+            side,
+            price: Price(price),
+            qty: Qty(qty),
+        };
+        Output { sequence, origin: Origin::default(), item: Item::Event(event) }
+    }
+
+    #[test]
+    fn depth_diffs_are_contiguous_conflated_and_built_only_for_listeners() {
+        let market = Config::demo().validate().expect("demo");
+        let mut data = MarketData::new(market.instruments.len(), 10);
+        let nobody = |_: Topic| false;
+        let everyone = |_: Topic| true;
+        let mut out = Vec::new();
+        // Nobody listens: no message, but the range advances.
+        data.observe(&market, &level(11, Side::Buy, 100, 5), (0, &nobody), &mut out);
+        data.flush(&market, (0, &nobody), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(data.last_update_id(0), 11);
+        // A listener: one diff for the batch, starting right after the last range, the two
+        // changes at one price conflated to the last quantity.
+        for output in
+            [level(12, Side::Buy, 100, 7), level(13, Side::Sell, 105, 2), level(14, Side::Buy, 100, 0)]
+        {
+            data.observe(&market, &output, (0, &everyone), &mut out);
+        }
+        data.flush(&market, (0, &everyone), &mut out);
+        let diffs: Vec<Value> = out
+            .iter()
+            .filter(|(topic, _)| *topic == Topic::Depth(0))
+            .map(|(_, text)| serde_json::from_str::<Value>(text).expect("JSON")["data"].clone())
+            .collect();
+        assert_eq!(diffs.len(), 1);
+        assert_eq!((diffs[0]["U"].as_u64(), diffs[0]["u"].as_u64()), (Some(12), Some(14)));
+        assert_eq!(diffs[0]["b"], json!([["1.00", "0.0000"]]));
+        assert_eq!(diffs[0]["a"], json!([["1.05", "0.0002"]]));
+        // The mirror: the bid is gone, the ask is the top.
+        let ticker = data.ticker(&market, 0);
+        assert_eq!((ticker["bidPrice"].clone(), ticker["askPrice"].clone()), (json!("0"), json!("1.05")));
+    }
+}
