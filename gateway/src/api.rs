@@ -302,6 +302,8 @@ fn refuse(code: i32, msg: impl Into<String>) -> Refusal {
 /// The API's state: the market (from the configuration), the keystore, the order buckets.
 #[derive(Debug)]
 pub struct Api {
+    /// Request counters by method: [`METHODS`] in order, then `unknown`.
+    requests: Vec<prometheus_client::metrics::counter::Counter>,
     /// The user the current request's connection is logged on as (set per request).
     session: Option<UserId>,
     market: Validated,
@@ -383,7 +385,9 @@ pub fn sign(secret: &str, payload: &str) -> String {
 impl Api {
     /// The API over a validated market and its keys.
     pub fn new(market: Validated, keys: Vec<Key>, recv_window_ms_max: u64, metrics: Arc<Metrics>) -> Api {
+        let requests = METHODS.iter().chain(&["unknown"]).map(|m| metrics.request_counter(m)).collect();
         Api {
+            requests,
             session: None,
             market,
             metrics,
@@ -431,6 +435,12 @@ impl Api {
         }
     }
 
+    /// Counts a request of `method` (`unknown` for a method not in [`METHODS`]).
+    fn count_request(&self, method: &str) {
+        let index = METHODS.iter().position(|&m| m == method).unwrap_or(METHODS.len());
+        self.requests[index].inc();
+    }
+
     /// An error response, counted and logged (never with secrets: the message is ours).
     fn fail(&self, id: &Value, code: i32, msg: &str) -> String {
         self.metrics.error(code);
@@ -476,10 +486,10 @@ impl Api {
             ));
         }
         let Some(Value::String(method)) = method else {
-            self.metrics.request("invalid");
+            self.count_request("invalid");
             return Action::Reply(self.fail(&id, codes::MALFORMED, "'method' must be a string."));
         };
-        self.metrics.request(if METHODS.contains(&method.as_str()) { &method } else { "unknown" });
+        self.count_request(&method);
         match self.dispatch(&id, &method, &params) {
             Ok(action) => action,
             Err(Refusal(code, msg)) => Action::Reply(self.fail(&id, code, &msg)),
@@ -597,15 +607,7 @@ impl Api {
             }
             "session.cancelOnDisconnect" => {
                 let user = self.authenticate(params, &["enabled"])?;
-                let enabled = match params.get("enabled") {
-                    Some(Value::Bool(enabled)) => *enabled,
-                    _ => {
-                        return Err(refuse(
-                            codes::BAD_PARAM,
-                            "Mandatory parameter 'enabled' (true or false) was not sent.",
-                        ));
-                    }
-                };
+                let enabled = bool_param(params, "enabled")?;
                 let reply = ok_response(id, &json!({"cancelOnDisconnect": enabled}));
                 Ok(Action::CancelOnDisconnect { user: enabled.then_some(user), reply })
             }
@@ -694,14 +696,7 @@ impl Api {
             }
             "account.margin" => {
                 let user = self.authenticate(params, &["asset"])?;
-                let symbol = text_param(params, "asset")?;
-                let asset = self
-                    .market
-                    .assets
-                    .iter()
-                    .position(|(s, _)| s == symbol)
-                    .ok_or_else(|| refuse(codes::BAD_PARAM, "Unknown asset."))?;
-                let asset = ferrex_engine::AssetId(u32::try_from(asset).expect("few assets"));
+                let (asset, _) = self.asset(params)?;
                 Ok(submit(Body::Query(Query::Margin { user, asset }), pending(Kind::Margin { asset })))
             }
             "position.close" => {
@@ -723,6 +718,19 @@ impl Api {
         }
     }
 
+    /// The `asset` parameter: its id and scale.
+    fn asset(&self, params: &Map<String, Value>) -> Result<(ferrex_engine::AssetId, u8), Refusal> {
+        let symbol = text_param(params, "asset")?;
+        let index = self
+            .market
+            .assets
+            .iter()
+            .position(|(s, _)| s == symbol)
+            .ok_or_else(|| refuse(codes::BAD_PARAM, "Unknown asset."))?;
+        let id = ferrex_engine::AssetId(u32::try_from(index).expect("assets_max fits u32"));
+        Ok((id, self.market.assets[index].1))
+    }
+
     /// The admin methods: the key's user is the actor; the engine checks it may act (tenant
     /// admins on their tenant's users, operators on everything; docs/MONEY.md).
     fn admin(&self, method: &str, params: &Map<String, Value>) -> Result<Command, Refusal> {
@@ -731,25 +739,11 @@ impl Api {
                 .ok_or_else(|| refuse(codes::BAD_PARAM, "Mandatory parameter 'user' was not sent."))?;
             u32::try_from(user).map(UserId).map_err(|_| refuse(codes::BAD_PARAM, "'user' is out of range."))
         };
-        let flag = |name: &str| match params.get(name) {
-            Some(Value::Bool(value)) => Ok(*value),
-            _ => Err(refuse(
-                codes::BAD_PARAM,
-                format!("Mandatory parameter '{name}' (true or false) was not sent."),
-            )),
-        };
         match method {
             "admin.deposit" | "admin.withdraw" => {
                 let actor = self.authenticate(params, &["user", "asset", "amount", "txId"])?;
                 let user = user_param(params)?;
-                let symbol = text_param(params, "asset")?;
-                let asset = self
-                    .market
-                    .assets
-                    .iter()
-                    .position(|(s, _)| s == symbol)
-                    .ok_or_else(|| refuse(codes::BAD_PARAM, "Unknown asset."))?;
-                let scale = self.market.assets[asset].1;
+                let (asset, scale) = self.asset(params)?;
                 let amount = decimal::to_units(text_param(params, "amount")?, scale)
                     .map_err(|e| refuse(codes::BAD_PRECISION, format!("'amount': {e}.")))?;
                 let tx = u64_param(params, "txId")?
@@ -758,7 +752,7 @@ impl Api {
                 Ok(Command::Transfer(ferrex_engine::Transfer {
                     actor,
                     account: ferrex_engine::AccountRef::User(user),
-                    asset: ferrex_engine::AssetId(u32::try_from(asset).expect("few assets")),
+                    asset,
                     tx: ferrex_engine::TxId(tx),
                     amount,
                 }))
@@ -788,13 +782,13 @@ impl Api {
                 Ok(Command::SetUserSuspended {
                     actor,
                     user: user_param(params)?,
-                    suspended: flag("suspended")?,
+                    suspended: bool_param(params, "suspended")?,
                 })
             }
             "admin.haltInstrument" => {
                 let actor = self.authenticate(params, &["symbol", "halted"])?;
                 let instrument = self.market.instruments[self.instrument(params)?].id;
-                Ok(Command::SetInstrumentHalted { actor, instrument, halted: flag("halted")? })
+                Ok(Command::SetInstrumentHalted { actor, instrument, halted: bool_param(params, "halted")? })
             }
             "admin.setMarkPrice" => {
                 let actor = self.authenticate(params, &["symbol", "price"])?;
@@ -1102,10 +1096,7 @@ impl Api {
             ),
             Kind::Margin { asset } => {
                 let scale = self.market.assets.get(asset.0 as usize).map_or(0, |a| a.1);
-                let money = |units: i64| {
-                    let text = decimal::format_units(units.abs(), scale);
-                    if units < 0 { format!("-{text}") } else { text }
-                };
+                let money = |units: i64| decimal::format_units(units, scale);
                 match answers.first() {
                     Some(Answer::Margin(Some(m))) => ok_limited(
                         id,
@@ -1132,14 +1123,10 @@ impl Api {
         let Answer::Position(p) = answer else { return None };
         let listed = self.market.instruments.iter().find(|l| l.id == p.instrument)?;
         let scale = self.market.assets.get(listed.spec.quote.0 as usize)?.1;
-        let money = |units: i64| {
-            let text = decimal::format_units(units.abs(), scale);
-            if units < 0 { format!("-{text}") } else { text }
-        };
-        let qty = decimal::format_steps(p.qty.abs(), listed.spec.lot);
+        let money = |units: i64| decimal::format_units(units, scale);
         Some(json!({
             "symbol": listed.symbol,
-            "positionAmt": if p.qty < 0 { format!("-{qty}") } else { qty },
+            "positionAmt": decimal::format_steps(p.qty, listed.spec.lot),
             "entryNotional": money(p.entry_notional),
             "markPrice": decimal::format_steps(p.mark.0, listed.spec.tick),
             "unrealizedPnl": money(p.unrealized_pnl),
@@ -1264,6 +1251,17 @@ fn tif_name(tif: TimeInForce) -> &'static str {
         TimeInForce::Gtc => "GTC",
         TimeInForce::Ioc => "IOC",
         TimeInForce::Fok => "FOK",
+    }
+}
+
+/// A mandatory boolean parameter.
+fn bool_param(params: &Map<String, Value>, name: &str) -> Result<bool, Refusal> {
+    match params.get(name) {
+        Some(Value::Bool(value)) => Ok(*value),
+        _ => Err(refuse(
+            codes::BAD_PARAM,
+            format!("Mandatory parameter '{name}' (true or false) was not sent."),
+        )),
     }
 }
 

@@ -68,7 +68,8 @@ pub fn to_units(text: &str, scale: u8) -> Result<i64, DecimalError> {
     i64::try_from(scaled).map_err(|_| DecimalError::Range)
 }
 
-/// `steps` steps of `step` as a decimal string with the step's number of decimals.
+/// `steps` steps of `step` as a decimal string with the step's number of decimals (negative
+/// values with a leading `-`).
 pub fn format_steps(steps: i64, step: DecimalStep) -> String {
     let value = i128::from(steps) * i128::from(step.units);
     Decimal::try_from_i128_with_scale(value, u32::from(step.scale))
@@ -108,6 +109,8 @@ mod tests {
         assert_eq!(format_steps(3, LOT), "0.0015");
         assert_eq!(to_units("1.5", 6), Ok(1_500_000));
         assert_eq!(format_units(1_500_000, 6), "1.500000");
+        assert_eq!(format_units(-10_000_000, 6), "-10.000000", "signed figures (PnL, short positions)");
+        assert_eq!(format_steps(-10, LOT), "-0.0050");
     }
 
     #[test]

@@ -101,9 +101,9 @@ impl Metrics {
         Metrics { registry, ..metrics }
     }
 
-    /// A request for `method` arrived.
-    pub fn request(&self, method: &str) {
-        self.requests.get_or_create(&label("method", method)).inc();
+    /// The request counter of `method`, to keep and increment without a lookup per request.
+    pub fn request_counter(&self, method: &str) -> Counter {
+        self.requests.get_or_create(&label("method", method)).clone()
     }
 
     /// An error response with `code` was sent.

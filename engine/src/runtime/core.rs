@@ -284,7 +284,7 @@ impl<S: Storage> Running<S> {
                 Body::Query(query) => self.query(request.origin, &query),
             }
         }
-        let stats = Arc::clone(&self.core.stats);
+        let stats = &self.core.stats;
         if commands > 0 {
             if self.core.config.durability == Durability::Sync {
                 let started = std::time::Instant::now();

@@ -84,15 +84,18 @@ impl Waker {
     }
 
     /// Called by a producer after it published: unparks the waiter if it announced sleep.
-    pub fn wake(&self) {
+    /// Returns whether it found the waiter asleep (and woke it).
+    pub fn wake(&self) -> bool {
         fence(Ordering::SeqCst);
-        if self.asleep.load(Ordering::Relaxed) {
-            if let Some(notify) = self.notify.get() {
-                notify();
-            } else if let Some(thread) = self.thread.get() {
-                thread.unpark();
-            }
+        if !self.asleep.load(Ordering::Relaxed) {
+            return false;
         }
+        if let Some(notify) = self.notify.get() {
+            notify();
+        } else if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+        true
     }
 
     /// Makes [`Waker::wake`] call `notify` (once set, for good) for a waiter that sleeps in an
@@ -178,7 +181,8 @@ mod tests {
 
     #[test]
     fn a_parked_waiter_is_woken_by_its_producer() {
-        // A park of a minute that ends at once: only a wake-up (or the ready check) can end it.
+        // The producer waits until the waiter has announced its sleep, then publishes and wakes
+        // it: the wake must find it asleep (a lost wake-up would leave it parked for a minute).
         let strategy = WaitStrategy::SpinPark { spins: 0, yields: 0, park_max: Duration::from_mins(1) };
         let waker = Waker::new();
         let flag = Arc::new(AtomicU64::new(0));
@@ -192,9 +196,12 @@ mod tests {
             }
             rounds
         });
+        while !producer_waker.asleep.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
         producer_flag.store(1, Ordering::Release);
-        producer_waker.wake();
+        assert!(producer_waker.wake(), "the waiter announced its sleep, so the producer must wake it");
         let rounds = waiting.join().expect("waiter");
-        assert!(rounds <= 2, "the waiter needed {rounds} parks");
+        assert!(rounds <= 2, "one park ended by the wake-up (two with a spurious return): {rounds}");
     }
 }
