@@ -415,16 +415,7 @@ impl Api {
                     _ => None,
                 };
                 if let Some(user) = user {
-                    let (tenant, tier) = self.market.tier(user.0);
-                    if let Err(Refused::Orders(wait) | Refused::Messages(wait)) =
-                        self.orders.take(&self.market.limits, (user.0, tenant, &tier), now_ns)
-                    {
-                        let msg = format!(
-                            "Too many orders; current limits are {} per second and {} per minute.",
-                            tier.orders_per_second, tier.orders_per_minute
-                        );
-                        self.metrics.error(codes::TOO_MANY_ORDERS);
-                        tracing::info!(user = user.0, code = codes::TOO_MANY_ORDERS, "order rate limit");
+                    if let Err((wait, msg)) = self.take_order(user, now_ns) {
                         return Action::Reply(too_many(&submission.1.id, codes::TOO_MANY_ORDERS, &msg, wait));
                     }
                     submission.1.rate_limits = self.order_rate_limits(user.0);
@@ -433,6 +424,42 @@ impl Api {
             }
             other => other,
         }
+    }
+
+    /// Takes one order from the user's (and its tenant's) buckets; a refusal is counted and
+    /// logged and gives the wait and a message.
+    pub fn take_order(&mut self, user: UserId, now_ns: u64) -> Result<(), (std::time::Duration, String)> {
+        let (tenant, tier) = self.market.tier(user.0);
+        if let Err(Refused::Orders(wait) | Refused::Messages(wait)) =
+            self.orders.take(&self.market.limits, (user.0, tenant, &tier), now_ns)
+        {
+            let msg = format!(
+                "Too many orders; current limits are {} per second and {} per minute.",
+                tier.orders_per_second, tier.orders_per_minute
+            );
+            self.metrics.error(codes::TOO_MANY_ORDERS);
+            tracing::info!(user = user.0, code = codes::TOO_MANY_ORDERS, "order rate limit");
+            return Err((wait, msg));
+        }
+        Ok(())
+    }
+
+    /// The user of `api_key` if `signature` signs `message` with it: Ed25519 (64 bytes) with its
+    /// public key, or HMAC-SHA256 (32 bytes, then zeros) with its secret. The binary logon.
+    #[must_use]
+    pub fn verify_bytes(&self, api_key: &str, message: &[u8], signature: &[u8; 64]) -> Option<UserId> {
+        let key = self.keys.get(api_key)?;
+        if let Some(secret) = &key.secret {
+            let mut mac =
+                hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+            mac.update(message);
+            if signature[32..].iter().all(|&b| b == 0) && mac.verify_slice(&signature[..32]).is_ok() {
+                return Some(UserId(key.user));
+            }
+        }
+        let public = ed25519_compact::PublicKey::from_slice(&key.ed25519()?).ok()?;
+        let signature = ed25519_compact::Signature::from_slice(signature).ok()?;
+        public.verify(message, &signature).is_ok().then_some(UserId(key.user))
     }
 
     /// Counts a request of `method` (`unknown` for a method not in [`METHODS`]).

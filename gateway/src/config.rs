@@ -75,6 +75,18 @@ pub struct Server {
     pub recv_window_ms_max: u64,
     /// The admin HTTP address (`/metrics`, `/health`, `/ready`); none: not served.
     pub admin_listen: Option<String>,
+    /// The binary protocol's address (docs/API-BINARY.md); none: not served.
+    pub binary_listen: Option<String>,
+    /// Binary sessions: a heartbeat after this long without other messages, ms.
+    #[serde(default = "defaults::heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// Binary sessions: cut off after this long without a message from the client, ms.
+    #[serde(default = "defaults::idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Binary sessions: execution reports kept in memory for replays (older ones are rebuilt
+    /// from the journal).
+    #[serde(default = "defaults::replay_window_reports")]
+    pub replay_window_reports: usize,
 }
 
 /// `[journal]`.
@@ -205,6 +217,15 @@ mod defaults {
     }
     pub fn recv_window_ms_max() -> u64 {
         60_000
+    }
+    pub fn heartbeat_interval_ms() -> u64 {
+        1_000
+    }
+    pub fn idle_timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn replay_window_reports() -> usize {
+        1 << 17
     }
     pub fn durability() -> String {
         "sync".into()

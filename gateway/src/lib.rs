@@ -7,7 +7,8 @@
 //! - [`api`]: the WebSocket JSON API in Binance's conventions (docs/API-WEBSOCKET.md);
 //! - [`limits`]: rate limits (token buckets per user, tenant, connection and IP);
 //! - [`market`]: depth diffs, trades, best bid and offer and user data from the engine's events;
-//! - [`server`]: the mio + tungstenite event loop.
+//! - [`binary`]: the binary protocol's messages, sessions, reports and replay (docs/API-BINARY.md);
+//! - [`server`]: the mio event loop serving both protocols.
 //!
 //! Status: the first part of issue 6 (no streams, sessions, rate limits or metrics yet); see
 //! ARCHITECTURE.md.
@@ -15,6 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod binary;
+pub mod client;
 pub mod config;
 pub mod decimal;
 pub mod limits;

@@ -31,6 +31,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use crate::api::{self, Action, Api, MarketQuery, Pending, Reply, SessionOp, codes};
+use crate::binary::{self, BinaryConfig, BinaryGateway, Shared};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
 use crate::metrics::Metrics;
@@ -95,6 +96,12 @@ pub struct Server {
     deferred: VecDeque<Request>,
     epoch: Instant,
     metrics: Arc<Metrics>,
+    /// The binary protocol's sessions, when it listens.
+    binary: Option<BinaryGateway>,
+    /// Every command in flight by tag, whoever sent it: the binary reports need their content.
+    commands: HashMap<u64, Command>,
+    /// Wakes the loop (mio allows one waker per poll: the core and the replay threads share it).
+    waker: Arc<mio::Waker>,
 }
 
 impl Server {
@@ -114,8 +121,9 @@ impl Server {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         // The core wakes the loop when it publishes outputs while the loop sleeps in `poll`.
         let waker = Arc::new(mio::Waker::new(poll.registry(), CORE)?);
+        let notify = Arc::clone(&waker);
         subscriber.set_notify(Box::new(move || {
-            let _ = waker.wake();
+            let _ = notify.wake();
         }));
         Ok(Server {
             api,
@@ -138,7 +146,47 @@ impl Server {
             deferred: VecDeque::new(),
             epoch: Instant::now(),
             metrics,
+            binary: None,
+            commands: HashMap::new(),
+            waker,
         })
+    }
+
+    /// Serves the binary protocol too, on `listener`; `recovered_sequence` is the last record the
+    /// runtime recovered (reports start after it).
+    pub fn enable_binary(
+        &mut self,
+        config: BinaryConfig,
+        listener: std::net::TcpListener,
+        recovered_sequence: u64,
+    ) -> std::io::Result<()> {
+        let registry = self.poll.registry();
+        let waker = Arc::clone(&self.waker);
+        self.binary = Some(BinaryGateway::new(
+            config,
+            listener,
+            registry,
+            waker,
+            self.api.market(),
+            recovered_sequence,
+        )?);
+        Ok(())
+    }
+
+    /// Runs `f` on the binary gateway with what it borrows from the server.
+    fn with_binary(&mut self, f: impl FnOnce(&mut BinaryGateway, &mut Shared<'_>)) {
+        let now_ns = self.now_ns();
+        let Some(binary) = self.binary.as_mut() else { return };
+        let mut shared = Shared {
+            api: &mut self.api,
+            submitter: &mut self.submitter,
+            metrics: &self.metrics,
+            commands: &mut self.commands,
+            next_tag: &mut self.next_tag,
+            deferred: &mut self.deferred,
+            now_ns,
+        };
+        f(binary, &mut shared);
     }
 
     /// Serves until `stop` is set (or the core stops).
@@ -166,10 +214,19 @@ impl Server {
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept()?,
-                    CORE => {}
+                    CORE => self.with_binary(|b, shared| b.rebuilt(shared)),
+                    binary::LISTENER => {
+                        if let Some(binary) = self.binary.as_mut() {
+                            binary.accept(self.poll.registry(), &self.metrics)?;
+                        }
+                    }
+                    token if token.0 >= binary::BINARY_BASE => {
+                        self.with_binary(|b, shared| b.ready(token, shared))
+                    }
                     token => self.ready(token.0),
                 }
             }
+            self.with_binary(|b, shared| b.tick(shared));
             while let Some(request) = self.deferred.front() {
                 match self.submitter.submit(*request) {
                     Ok(()) => {
@@ -185,6 +242,7 @@ impl Server {
                 Err(cut) => return Err(std::io::Error::other(cut.to_string())),
             }
         }
+        self.with_binary(|b, shared| b.shutdown(shared));
         Ok(())
     }
 
@@ -375,6 +433,9 @@ impl Server {
                 match self.submitter.submit(Request { origin, body }) {
                     Ok(()) => {
                         self.next_tag += 1;
+                        if let Body::Command(command) = body {
+                            self.commands.insert(tag, command);
+                        }
                         let generation = self.generations[slot];
                         self.in_flight.insert(
                             tag,
@@ -431,6 +492,12 @@ impl Server {
         self.answer(outputs);
         self.publish(&messages);
         self.messages = messages;
+        self.with_binary(|b, shared| b.deliver(outputs, shared));
+        for output in outputs {
+            if let Item::Done { command: true, .. } = output.item {
+                self.commands.remove(&output.origin.tag);
+            }
+        }
     }
 
     /// Sends each message to its topic's listeners; a listener whose send buffer is full is cut
@@ -492,6 +559,9 @@ impl Server {
                     match self.submitter.submit(Request { origin, body }) {
                         Ok(()) => {
                             self.next_tag += 1;
+                            if let Body::Command(command) = body {
+                                self.commands.insert(tag, command);
+                            }
                             let next = InFlight { pending, outputs: Vec::new(), ..flight };
                             self.in_flight.insert(tag, next);
                             continue;
@@ -527,8 +597,11 @@ impl Server {
         if let Some(user) = self.cancel_on_close.get_mut(slot).and_then(Option::take) {
             // Answered to nobody (the connection is gone); queued, so a full ring only delays it.
             let command = Command::MassCancel(MassCancel { user, instrument: None });
+            let tag = self.next_tag;
+            self.next_tag += 1;
+            self.commands.insert(tag, command);
             self.deferred.push_back(Request {
-                origin: Origin { session: u32::MAX, tag: 0 },
+                origin: Origin { session: u32::MAX, tag },
                 body: Body::Command(command),
             });
         }

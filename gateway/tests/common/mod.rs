@@ -18,6 +18,8 @@ pub struct Server {
     pub address: String,
     /// `IP:PORT` of the admin endpoint.
     pub admin: String,
+    /// `IP:PORT` of the binary protocol.
+    pub binary: String,
 }
 
 impl Server {
@@ -32,6 +34,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-listen",
                 "127.0.0.1:0",
+                "--binary-listen",
+                "127.0.0.1:0",
                 "--data",
             ])
             .arg(&dir.0)
@@ -44,6 +48,11 @@ impl Server {
             .map_while(Result::ok)
             .find_map(|line| line.strip_prefix("ferrex: listening on ws://").map(str::to_string))
             .expect("the server says where it listens");
+        let binary = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("ferrex: binary protocol on tcp://").map(str::to_string))
+            .expect("the server says where the binary protocol listens");
         let admin = lines
             .by_ref()
             .map_while(Result::ok)
@@ -53,7 +62,7 @@ impl Server {
             .expect("the server says where its admin endpoint is");
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, address, admin }
+        Server { child, address, admin, binary }
     }
 
     /// An admin HTTP GET: (status line, body).

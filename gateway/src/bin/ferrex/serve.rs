@@ -15,11 +15,13 @@ use ferrex_engine::runtime::message::{Body, DEPTH_LEVELS_MAX, Item, Origin, Outp
 use ferrex_engine::runtime::snapshotter::SnapshotPolicy;
 use ferrex_engine::runtime::{Runtime, RuntimeConfig, Started, SubmitError};
 use ferrex_gateway::api::Api;
+use ferrex_gateway::binary::BinaryConfig;
 use ferrex_gateway::config::{self, Config, DEMO_KEYSTORE, Validated};
 use ferrex_gateway::market::MarketData;
 use ferrex_gateway::metrics::Metrics;
 use ferrex_gateway::server::{Limits, Server};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `ferrex serve`.
 #[derive(Args)]
@@ -36,6 +38,9 @@ pub struct ServeArgs {
     /// Serve /metrics, /health and /ready here instead of the configuration's `admin_listen`.
     #[arg(long)]
     admin_listen: Option<String>,
+    /// Serve the binary protocol here instead of the configuration's `binary_listen`.
+    #[arg(long)]
+    binary_listen: Option<String>,
     /// Log lines as text (default) or JSON, on stderr (`RUST_LOG`-style level: `--log-level`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -101,6 +106,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(admin) = &args.admin_listen {
         config.server.admin_listen = Some(admin.clone());
     }
+    if let Some(binary) = &args.binary_listen {
+        config.server.binary_listen = Some(binary.clone());
+    }
     let market = config.validate()?;
     let keys = config::load_keys(&config.keystore)?;
     let terminate = ferrex_engine::runtime::termination_flag().context("signal handlers")?;
@@ -146,6 +154,17 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let binary_listener = match &config.server.binary_listen {
+        Some(address) => {
+            let listener = std::net::TcpListener::bind(address)
+                .with_context(|| format!("binary listen on {address}"))?;
+            println!("ferrex: binary protocol on tcp://{}", listener.local_addr()?);
+            Some(listener)
+        }
+        None => None,
+    };
+    // Reports start after what is applied now (the set-up commands make none).
+    let recovered_sequence = started.runtime.durable_sequence();
     let market_data = seed_market_data(&mut started, &market)?;
     let Started { runtime, submitter, mut subscribers, .. } = started;
     let subscriber = subscribers.pop().context("one consumer")?;
@@ -168,6 +187,17 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let api = Api::new(market, keys, config.server.recv_window_ms_max, Arc::clone(&metrics));
     let mut server =
         Server::new(api, limits, listener, submitter, subscriber, market_data, Arc::clone(&metrics))?;
+    if let Some(listener) = binary_listener {
+        let binary = BinaryConfig {
+            dir: config.journal.dir.clone(),
+            heartbeat_interval: Duration::from_millis(config.server.heartbeat_interval_ms),
+            idle_timeout: Duration::from_millis(config.server.idle_timeout_ms),
+            write_buffer_bytes_max: 1 << 20,
+            window_reports_max: config.server.replay_window_reports.max(1),
+            sessions_max: config.server.connections_max,
+        };
+        server.enable_binary(binary, listener, recovered_sequence)?;
+    }
     metrics.set_ready();
     tracing::info!(address = %address, "serving");
     let outcome = server.run(&terminate);

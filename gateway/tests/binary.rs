@@ -1,0 +1,266 @@
+//! The binary protocol against the real `ferrex serve` on 127.0.0.1: logon (HMAC and Ed25519),
+//! orders, execution reports to both sides of a trade, market data, replay from memory and from
+//! the journal after a restart, and bad input: each case gets its documented answer and the
+//! server keeps serving everyone else.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::Server;
+use ferrex_gateway::binary::codes;
+use ferrex_gateway::binary::reports::exec;
+use ferrex_gateway::binary::wire::{self, Cancel, ExecutionReport, NewOrder, Subscribe};
+use ferrex_gateway::client::binary::{BinaryClient, ClientError, LogonOptions, Secret, ServerMessage};
+use ferrex_tests::journal_fixture::TempDir;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn logon(server: &Server, user: &str, options: LogonOptions) -> BinaryClient {
+    let secret = Secret::Hmac(format!("demo-{user}-secret"));
+    BinaryClient::connect(&server.binary, &format!("demo-{user}"), &secret, options).expect("logon")
+}
+
+fn limit(instrument: u32, side: u8, price: i64, qty: i64, client: &str) -> Vec<u8> {
+    NewOrder {
+        price,
+        qty,
+        trigger_price: 0,
+        expire_ns: 0,
+        quote_budget: 0,
+        instrument,
+        levels_max: 0,
+        side,
+        order_type: 0,
+        time_in_force: 0,
+        flags: 0,
+        self_trade: 0,
+        trigger_kind: 0,
+        trigger_source: 0,
+        reserved: 0,
+        client_order_id: wire::text(client),
+    }
+    .to_bytes()
+}
+
+/// The next message that is not a heartbeat.
+fn next(client: &mut BinaryClient) -> ServerMessage {
+    loop {
+        match client.recv_timeout(WAIT).expect("receive") {
+            Some(ServerMessage::Heartbeat) => {}
+            Some(message) => return message,
+            None => panic!("nothing from the server within {WAIT:?}"),
+        }
+    }
+}
+
+fn report(client: &mut BinaryClient) -> ExecutionReport {
+    match next(client) {
+        ServerMessage::Execution(report) => report,
+        other => panic!("expected an execution report, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_users_trade_and_both_get_their_reports_and_the_market_data() {
+    let dir = TempDir::new("binary-trade");
+    let server = Server::start(&dir);
+    let mut alice = logon(&server, "alice", LogonOptions::default());
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let mut watcher = logon(&server, "carol", LogonOptions::default());
+    let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
+    assert_eq!((alice.accepted.user, bob.accepted.user), (1, 2));
+    let subscribe = Subscribe { instrument: btc, flags: 3, depth_levels: 10 };
+    watcher.send(&subscribe.to_bytes()).unwrap();
+    let ServerMessage::DepthSnapshot(head, levels) = next(&mut watcher) else { panic!("a depth snapshot") };
+    assert_eq!((head.instrument, head.count, levels.len()), (btc, 0, 0));
+
+    alice.send(&limit(btc, 1, 6_000_000, 5_000, "a-sell")).unwrap();
+    let new = report(&mut alice);
+    assert_eq!((new.exec_type, wire::untext(&new.client_order_id)), (exec::NEW, Some("a-sell")));
+    assert_eq!((new.side, new.price, new.qty, new.leaves_qty), (1, 6_000_000, 5_000, 5_000));
+    bob.send(&limit(btc, 0, 6_000_100, 2_000, "b-buy")).unwrap();
+    let bob_new = report(&mut bob);
+    let bob_fill = report(&mut bob);
+    assert_eq!((bob_new.exec_type, bob_fill.exec_type), (exec::NEW, exec::FILL));
+    assert_eq!(
+        (bob_fill.last_price, bob_fill.last_qty, bob_fill.leaves_qty, bob_fill.liquidity),
+        (6_000_000, 2_000, 0, 2)
+    );
+    let alice_fill = report(&mut alice);
+    assert_eq!((alice_fill.order_id, alice_fill.leaves_qty, alice_fill.liquidity), (new.order_id, 3_000, 1));
+    assert_eq!(alice_fill.trade_id, bob_fill.trade_id);
+    assert!(alice_fill.timestamp_ns >= new.timestamp_ns && alice_fill.timestamp_ns > 0);
+
+    // The watcher saw the ask appear, the trade, and the ask shrink, in journal order.
+    let ServerMessage::DepthUpdate(appeared) = next(&mut watcher) else { panic!("a depth update") };
+    assert_eq!((appeared.side, appeared.price, appeared.qty), (1, 6_000_000, 5_000));
+    let ServerMessage::Trade(trade) = next(&mut watcher) else { panic!("a trade") };
+    assert_eq!(
+        (trade.price, trade.qty, trade.aggressor, trade.trade_id),
+        (6_000_000, 2_000, 0, bob_fill.trade_id)
+    );
+    let ServerMessage::DepthUpdate(shrunk) = next(&mut watcher) else { panic!("a depth update") };
+    assert_eq!((shrunk.price, shrunk.qty), (6_000_000, 3_000));
+    assert!(shrunk.sequence > appeared.sequence && appeared.sequence > head.sequence);
+
+    // A cancel of somebody else's order is a cancel reject; one's own goes through.
+    let cancel = Cancel { order_id: new.order_id, instrument: btc, client_order_id: [0; 36] };
+    bob.send(&cancel.to_bytes()).unwrap();
+    let ServerMessage::CancelReject(reject) = next(&mut bob) else { panic!("a cancel reject") };
+    assert_eq!((reject.request, reject.order_id), (1, new.order_id));
+    let by_client = Cancel { order_id: 0, instrument: btc, client_order_id: wire::text("a-sell") };
+    alice.send(&by_client.to_bytes()).unwrap();
+    let cancelled = report(&mut alice);
+    assert_eq!(
+        (cancelled.exec_type, cancelled.order_id, cancelled.qty),
+        (exec::CANCELLED, new.order_id, 3_000)
+    );
+    assert!(server.stop());
+}
+
+#[test]
+fn a_reconnecting_client_gets_every_report_it_missed_from_memory_and_after_a_restart_from_the_journal() {
+    let dir = TempDir::new("binary-replay");
+    let server = Server::start(&dir);
+    let mut alice = logon(&server, "alice", LogonOptions::default());
+    let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
+    let mut seen = Vec::new();
+    for n in 0..6 {
+        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("r{n}"))).unwrap();
+        seen.push(report(&mut alice));
+    }
+    drop(alice);
+    // From memory: everything after the second report.
+    let after = (seen[1].sequence, seen[1].index);
+    let mut again =
+        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let replayed: Vec<ExecutionReport> = (2..6).map(|_| report(&mut again)).collect();
+    assert_eq!(replayed, seen[2..]);
+    let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
+    assert_eq!((done.replayed, done.status), (4, 0));
+    drop(again);
+    assert!(server.stop());
+
+    // After a restart the memory is empty: the same reports are rebuilt from the journal.
+    let server = Server::start(&dir);
+    let mut rebuilt =
+        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let replayed: Vec<ExecutionReport> = (2..6).map(|_| report(&mut rebuilt)).collect();
+    assert_eq!(replayed, seen[2..], "rebuilt reports are byte for byte the ones first sent");
+    let ServerMessage::ReplayComplete(done) = next(&mut rebuilt) else { panic!("replay complete") };
+    assert_eq!((done.replayed, done.status), (4, 0));
+    // Live reports follow the replay.
+    rebuilt.send(&limit(btc, 0, 5_000_100, 10, "live")).unwrap();
+    let live = report(&mut rebuilt);
+    assert_eq!(wire::untext(&live.client_order_id), Some("live"));
+    assert!((live.sequence, live.index) > (seen[5].sequence, seen[5].index));
+    assert!(server.stop());
+}
+
+#[test]
+fn an_ed25519_logon_works_and_a_bad_signature_is_refused() {
+    let dir = TempDir::new("binary-logon");
+    let server = Server::start(&dir);
+    let ed = BinaryClient::connect(
+        &server.binary,
+        "demo-alice-ed25519",
+        &Secret::Ed25519([0xa1; 32]),
+        LogonOptions::default(),
+    )
+    .expect("Ed25519 logon");
+    assert_eq!(ed.accepted.user, 1);
+    let wrong = BinaryClient::connect(
+        &server.binary,
+        "demo-bob",
+        &Secret::Hmac("nope".into()),
+        LogonOptions::default(),
+    );
+    assert!(matches!(wrong, Err(ClientError::Rejected(codes::BAD_CREDENTIALS))), "{:?}", wrong.err());
+    let unknown =
+        BinaryClient::connect(&server.binary, "nobody", &Secret::Hmac("x".into()), LogonOptions::default());
+    assert!(matches!(unknown, Err(ClientError::Rejected(codes::BAD_CREDENTIALS))));
+    assert!(server.stop());
+}
+
+/// Reads from a raw socket until the server closes it; returns every byte.
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    bytes
+}
+
+/// The kinds and first body u16 (a code) of the messages in `bytes`.
+fn kinds(bytes: &[u8]) -> Vec<(u8, u16)> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while let Some((len, kind, _)) = wire::header(&bytes[at..]) {
+        let code = bytes.get(at + 4..at + 6).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+        out.push((kind, code));
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn garbage_half_frames_oversize_lengths_and_stalls_are_cut_off_and_nobody_else_notices() {
+    let dir = TempDir::new("binary-garbage");
+    let server = Server::start(&dir);
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
+
+    // An order before logon ends the session.
+    let mut early = TcpStream::connect(&server.binary).unwrap();
+    early.write_all(&limit(btc, 0, 100, 1, "x")).unwrap();
+    let said = kinds(&read_to_close(&mut early));
+    assert_eq!(said.last(), Some(&(wire::Goodbye::KIND, codes::NOT_LOGGED_ON)), "{said:?}");
+
+    // An impossible length ends the session (the framing is lost).
+    let mut oversize = TcpStream::connect(&server.binary).unwrap();
+    oversize.write_all(&[0xff, 0xff, 0x10, 0x01, 1, 2, 3]).unwrap();
+    let said = kinds(&read_to_close(&mut oversize));
+    assert_eq!(said.last(), Some(&(wire::Goodbye::KIND, codes::BAD_FRAME)), "{said:?}");
+
+    // Well-framed garbage on a logged-on session is refused and the session goes on.
+    let mut carol = logon(&server, "carol", LogonOptions::default());
+    carol.send(&[8, 0, 0x77, 1, 0, 0, 0, 0]).unwrap();
+    let ServerMessage::BusinessReject(unknown) = next(&mut carol) else { panic!("a business reject") };
+    assert_eq!((unknown.code, unknown.refused_kind), (codes::UNKNOWN_KIND, 0x77));
+    let mut short_order = limit(btc, 0, 100, 1, "short");
+    short_order.truncate(50);
+    short_order[0] = 50;
+    carol.send(&short_order).unwrap();
+    let ServerMessage::BusinessReject(short) = next(&mut carol) else { panic!("a business reject") };
+    assert_eq!((short.code, short.refused_kind), (codes::MALFORMED, NewOrder::KIND));
+    carol.send(&limit(btc, 7, 100, 1, "bad-side")).unwrap();
+    let ServerMessage::BusinessReject(side) = next(&mut carol) else { panic!("a business reject") };
+    assert_eq!((side.code, wire::untext(&side.client_order_id)), (codes::BAD_FIELD, Some("bad-side")));
+    carol.send(&limit(btc, 0, 4_000_000, 10, "fine")).unwrap();
+    assert_eq!(report(&mut carol).exec_type, exec::NEW);
+
+    // Half a frame, then silence: cut off after the idle timeout (5 s in the demo config), while
+    // bob, who says something every second, stays.
+    let mut stalled = logon(&server, "dave", LogonOptions::default());
+    stalled.send(&limit(btc, 0, 100, 1, "half")[..20]).unwrap();
+    let mut goodbye = None;
+    while goodbye.is_none() {
+        bob.writer.heartbeat().unwrap();
+        match stalled.recv_timeout(Duration::from_secs(1)) {
+            Ok(None) => {}
+            Ok(Some(ServerMessage::Goodbye(g))) => goodbye = Some(g.code),
+            Ok(Some(_)) => {}
+            other => panic!("expected a goodbye, got {other:?}"),
+        }
+    }
+    assert_eq!(goodbye, Some(codes::IDLE_TIMEOUT));
+
+    // Bob, who was there all along, still trades.
+    bob.send(&limit(btc, 1, 4_000_000, 10, "bob-sells")).unwrap();
+    let new = report(&mut bob);
+    let fill = report(&mut bob);
+    assert_eq!((new.exec_type, fill.exec_type, fill.last_qty), (exec::NEW, exec::FILL, 10));
+    assert!(server.stop());
+}
