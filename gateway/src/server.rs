@@ -214,19 +214,19 @@ impl Server {
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept()?,
-                    CORE => self.with_binary(|b, shared| b.rebuilt(shared)),
+                    CORE => self.with_binary(BinaryGateway::rebuilt),
                     binary::LISTENER => {
                         if let Some(binary) = self.binary.as_mut() {
                             binary.accept(self.poll.registry(), &self.metrics)?;
                         }
                     }
                     token if token.0 >= binary::BINARY_BASE => {
-                        self.with_binary(|b, shared| b.ready(token, shared))
+                        self.with_binary(|b, shared| b.ready(token, shared));
                     }
                     token => self.ready(token.0),
                 }
             }
-            self.with_binary(|b, shared| b.tick(shared));
+            self.with_binary(BinaryGateway::tick);
             while let Some(request) = self.deferred.front() {
                 match self.submitter.submit(*request) {
                     Ok(()) => {
@@ -242,7 +242,7 @@ impl Server {
                 Err(cut) => return Err(std::io::Error::other(cut.to_string())),
             }
         }
-        self.with_binary(|b, shared| b.shutdown(shared));
+        self.with_binary(BinaryGateway::shutdown);
         Ok(())
     }
 

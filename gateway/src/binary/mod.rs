@@ -1,5 +1,5 @@
 //! The binary protocol over TCP (docs/API-BINARY.md): fixed-offset little-endian messages
-//! ([`wire`]) and a session layer in the spirit of SoupBinTCP: a challenge, a signed logon,
+//! ([`wire`]) and a session layer in the spirit of `SoupBinTCP`: a challenge, a signed logon,
 //! heartbeats both ways with timeouts, sequenced execution reports ([`reports`]) that a
 //! reconnecting client replays from its last seen position ([`replay`]), and market data.
 //!
@@ -205,6 +205,9 @@ struct DepthQuery {
     levels: Vec<(u8, i64, i64)>,
 }
 
+/// A rebuild that finished: the session's slot and generation, and what it gives.
+type Finished = (usize, u64, Result<Rebuilt, String>);
+
 /// The binary sessions.
 pub struct BinaryGateway {
     config: BinaryConfig,
@@ -222,8 +225,7 @@ pub struct BinaryGateway {
     pending_market: Vec<(u32, bool, Vec<u8>)>,
     window: Window,
     last_done_sequence: u64,
-    rebuilds:
-        (Sender<(usize, u64, Result<Rebuilt, String>)>, Receiver<(usize, u64, Result<Rebuilt, String>)>),
+    rebuilds: (Sender<Finished>, Receiver<Finished>),
     rebuilds_running: usize,
     waker: Arc<mio::Waker>,
     dirty: BTreeSet<usize>,
@@ -420,7 +422,7 @@ impl BinaryGateway {
         match kind {
             Heartbeat::KIND => {}
             Logon::KIND => {
-                self.reject(slot, kind, codes::ALREADY_LOGGED_ON, "already logged on", &[0; 36], shared)
+                self.reject(slot, kind, codes::ALREADY_LOGGED_ON, "already logged on", &[0; 36], shared);
             }
             wire::Logout::KIND => self.goodbye(slot, codes::LOGGED_OUT),
             NewOrder::KIND | wire::Cancel::KIND | CancelReplace::KIND | wire::MassCancel::KIND => {
@@ -484,13 +486,13 @@ impl BinaryGateway {
             std::thread::Builder::new()
                 .name("ferrex-replay".into())
                 .spawn(move || {
-                    let rebuilt = replay::rebuild(&dir, user, after, floor.0)
+                    let outcome = replay::rebuild(&dir, user, after, floor.0)
                         .map(|mut r| {
                             r.reports.retain(|report| report.position() <= floor);
                             r
                         })
                         .map_err(|e| e.to_string());
-                    let _ = sender.send((slot, generation, rebuilt));
+                    let _ = sender.send((slot, generation, outcome));
                     let _ = waker.wake();
                 })
                 .expect("spawn a replay thread");

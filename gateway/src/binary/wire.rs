@@ -521,6 +521,9 @@ messages! {
 const _: () = assert!(Logon::LEN <= CLIENT_MESSAGE_BYTES_MAX && NewOrder::LEN <= CLIENT_MESSAGE_BYTES_MAX);
 const _: () = assert!(SERVER_MESSAGE_BYTES_MAX <= u16::MAX as usize);
 
+/// One depth level: side (0 bid, 1 ask), price (ticks), quantity (lots).
+pub type Level = (u8, i64, i64);
+
 /// Appends one depth level to a snapshot being built.
 pub fn put_level(out: &mut Vec<u8>, side: u8, price: i64, qty: i64) {
     let mut level = [0u8; LEVEL_LEN];
@@ -552,7 +555,7 @@ pub fn depth_snapshot(instrument: u32, sequence: u64, levels: &[(u8, i64, i64)])
 }
 
 /// The levels of a depth snapshot message (side, price, qty).
-pub fn depth_levels(bytes: &[u8]) -> Result<(DepthSnapshot, Vec<(u8, i64, i64)>), WireError> {
+pub fn depth_levels(bytes: &[u8]) -> Result<(DepthSnapshot, Vec<Level>), WireError> {
     let (len, kind, _) = header(bytes).ok_or(WireError::Short)?;
     if kind != DepthSnapshot::KIND {
         return Err(WireError::Kind(kind));

@@ -223,7 +223,7 @@ impl Reader {
             self.buffer.drain(..self.start);
             self.start = 0;
         }
-        let mut chunk = [0u8; 1 << 16];
+        let mut chunk = [0u8; 1 << 14];
         let n = self.stream.read(&mut chunk)?;
         if n == 0 {
             return Err(ClientError::Io(ErrorKind::UnexpectedEof.into()));

@@ -57,11 +57,11 @@ impl WsClient {
         params.insert("timestamp".into(), json!(now_ms()));
         let signature = sign(secret, &signature_payload(&params));
         params.insert("signature".into(), json!(signature));
-        self.unsigned(method, params)
+        self.unsigned(method, &params)
     }
 
     /// A request text without signature fields; returns the text and its id.
-    pub fn unsigned(&mut self, method: &str, params: Map<String, Value>) -> (String, u64) {
+    pub fn unsigned(&mut self, method: &str, params: &Map<String, Value>) -> (String, u64) {
         let id = self.next_id;
         self.next_id += 1;
         (json!({"id": id, "method": method, "params": params}).to_string(), id)

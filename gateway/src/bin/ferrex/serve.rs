@@ -90,9 +90,8 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the server.
-pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    init_logs(args.log_format, args.log_level);
+/// The configuration with the command line's overrides.
+fn configure(args: &ServeArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::demo(),
@@ -109,6 +108,30 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(binary) = &args.binary_listen {
         config.server.binary_listen = Some(binary.clone());
     }
+    Ok(config)
+}
+
+/// Prints the demo keys (public on purpose) when the demo keystore is used.
+fn print_demo_keys(config: &Config, keys: &[config::Key]) {
+    if config.keystore != DEMO_KEYSTORE {
+        return;
+    }
+    println!("ferrex: demo API keys (public, for this demo only):");
+    for key in keys {
+        match &key.secret {
+            Some(secret) => println!("  user {}  apiKey {}  HMAC secret {secret}", key.user, key.api_key),
+            None => println!(
+                "  user {}  apiKey {}  Ed25519 (demo private key seed: a1 x 32)",
+                key.user, key.api_key
+            ),
+        }
+    }
+}
+
+/// Runs the server.
+pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    init_logs(args.log_format, args.log_level);
+    let config = configure(args)?;
     let market = config.validate()?;
     let keys = config::load_keys(&config.keystore)?;
     let terminate = ferrex_engine::runtime::termination_flag().context("signal handlers")?;
@@ -142,18 +165,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let address = listener.local_addr()?;
     println!("ferrex: listening on ws://{address}");
-    if config.keystore == DEMO_KEYSTORE {
-        println!("ferrex: demo API keys (public, for this demo only):");
-        for key in &keys {
-            match &key.secret {
-                Some(secret) => println!("  user {}  apiKey {}  HMAC secret {secret}", key.user, key.api_key),
-                None => println!(
-                    "  user {}  apiKey {}  Ed25519 (demo private key seed: a1 x 32)",
-                    key.user, key.api_key
-                ),
-            }
-        }
-    }
+    print_demo_keys(&config, &keys);
     let binary_listener = match &config.server.binary_listen {
         Some(address) => {
             let listener = std::net::TcpListener::bind(address)
