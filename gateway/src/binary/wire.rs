@@ -79,6 +79,8 @@ pub struct Field {
     pub size: usize,
     /// Its type (`u8`, `u16`, `u32`, `u64`, `i64`, `bytes`).
     pub type_name: &'static str,
+    /// What it means.
+    pub doc: &'static str,
 }
 
 /// A message type's layout.
@@ -90,6 +92,8 @@ pub struct Layout {
     pub kind: u8,
     /// Its length (the fixed part for the depth snapshot).
     pub len: usize,
+    /// What it is.
+    pub doc: &'static str,
     /// Its fields after the header.
     pub fields: &'static [Field],
 }
@@ -137,15 +141,15 @@ macro_rules! count {
 
 macro_rules! messages {
     ($(
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         $name:ident = $kind:literal, $len:literal {
-            $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)?
+            $( $(#[doc = $fdoc:literal])* $field:ident : $ty:ty ),* $(,)?
         }
     )*) => {$(
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub struct $name {
-            $( $(#[$fmeta])* pub $field: $ty, )*
+            $( $(#[doc = $fdoc])* pub $field: $ty, )*
         }
 
         impl $name {
@@ -158,15 +162,17 @@ macro_rules! messages {
                 name: stringify!($name),
                 kind: $kind,
                 len: Self::LEN,
+                doc: concat!($($doc),*),
                 fields: &{
                     let sizes: [usize; count!($($field)*)] = [$(<$ty as Wire>::SIZE),*];
                     let names: [&str; count!($($field)*)] = [$(stringify!($field)),*];
                     let types: [&str; count!($($field)*)] = [$(<$ty as Wire>::NAME),*];
-                    let mut fields = [Field { name: "", offset: 0, size: 0, type_name: "" }; count!($($field)*)];
+                    let docs: [&str; count!($($field)*)] = [$(concat!($($fdoc),*)),*];
+                    let mut fields = [Field { name: "", offset: 0, size: 0, type_name: "", doc: "" }; count!($($field)*)];
                     let mut at = HEADER_LEN;
                     let mut i = 0;
                     while i < sizes.len() {
-                        fields[i] = Field { name: names[i], offset: at, size: sizes[i], type_name: types[i] };
+                        fields[i] = Field { name: names[i], offset: at, size: sizes[i], type_name: types[i], doc: docs[i] };
                         at += sizes[i];
                         i += 1;
                     }
@@ -594,6 +600,71 @@ pub fn untext(field: &[u8]) -> Option<&str> {
         .flatten()
 }
 
+/// The message tables and annotated examples of docs/API-BINARY.md (a test keeps the file equal).
+#[must_use]
+pub fn markdown() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for layout in LAYOUTS {
+        let who = if layout.kind < 0x80 { "client to server" } else { "server to client" };
+        let _ =
+            writeln!(out, "### {} (kind `{:#04x}`, {} bytes, {who})\n", layout.name, layout.kind, layout.len);
+        let _ = writeln!(out, "{}\n", collapse(layout.doc));
+        let _ = writeln!(out, "| offset | size | type | field | meaning |\n|---:|---:|---|---|---|");
+        let _ = writeln!(out, "| 0 | 2 | u16 | length | {} |", layout.len);
+        let _ = writeln!(out, "| 2 | 1 | u8 | kind | `{:#04x}` |", layout.kind);
+        let _ = writeln!(out, "| 3 | 1 | u8 | version | {VERSION} |");
+        for f in layout.fields {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                f.offset,
+                f.size,
+                f.type_name,
+                f.name,
+                collapse(f.doc)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// An annotated hex dump of one encoded message: a line per field.
+#[must_use]
+pub fn annotated(layout: &Layout, bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let hex = |range: std::ops::Range<usize>| {
+        bytes[range].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    };
+    let _ = writeln!(
+        out,
+        "{:<4} {:<48} header: length {}, kind {:#04x}, version {}",
+        0,
+        hex(0..4),
+        layout.len,
+        layout.kind,
+        bytes[3]
+    );
+    for f in layout.fields {
+        let shown = f.size.min(16);
+        let more = if f.size > shown { " .." } else { "" };
+        let _ = writeln!(
+            out,
+            "{:<4} {:<48} {}",
+            f.offset,
+            format!("{}{more}", hex(f.offset..f.offset + shown)),
+            f.name
+        );
+    }
+    out
+}
+
+fn collapse(doc: &str) -> String {
+    doc.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+}
+
 /// The (sequence, index) position of a sequenced message (execution report or cancel reject).
 #[must_use]
 pub fn position(bytes: &[u8]) -> (u64, u32) {
@@ -647,6 +718,82 @@ mod tests {
         bad = bytes;
         bad[3] = 2;
         assert_eq!(NewOrder::decode(&bad), Err(WireError::Version(2)));
+    }
+
+    /// The generated part of docs/API-BINARY.md: the tables, then annotated examples.
+    fn generated() -> String {
+        let mut out = markdown();
+        out.push_str("### Examples\n\nA new order: buy 0.5 BTC-USDT at 60000.00 (instrument 0, tick 0.01, lot 0.0001), GTC, client order id `bot-1`:\n\n```\n");
+        let order = NewOrder {
+            price: 6_000_000,
+            qty: 5_000,
+            trigger_price: 0,
+            expire_ns: 0,
+            quote_budget: 0,
+            instrument: 0,
+            levels_max: 0,
+            side: 0,
+            order_type: 0,
+            time_in_force: 0,
+            flags: 0,
+            self_trade: 0,
+            trigger_kind: 0,
+            trigger_source: 0,
+            reserved: 0,
+            client_order_id: text("bot-1"),
+        };
+        out.push_str(&annotated(&NewOrder::LAYOUT, &order.to_bytes()));
+        out.push_str("```\n\nIts fill as the taker, 0.2 at 60000.00, with 0.3 left (journal sequence 42, index 3):\n\n```\n");
+        let fill = ExecutionReport {
+            sequence: 42,
+            index: 3,
+            exec_type: 3,
+            side: 0,
+            order_type: 0,
+            time_in_force: 0,
+            timestamp_ns: 1_764_489_600_000_000_000,
+            order_id: 7,
+            instrument: 0,
+            reject_code: 0,
+            cancel_reason: 0,
+            liquidity: 2,
+            price: NO_PRICE,
+            qty: 0,
+            leaves_qty: 3_000,
+            last_price: 6_000_000,
+            last_qty: 2_000,
+            trade_id: 1,
+            client_order_id: [0; 36],
+        };
+        out.push_str(&annotated(&ExecutionReport::LAYOUT, &fill.to_bytes()));
+        out.push_str("```\n\n");
+        out
+    }
+
+    #[test]
+    fn the_documentation_shows_these_layouts() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API-BINARY.md");
+        let doc = std::fs::read_to_string(path).expect("docs/API-BINARY.md");
+        let (head, rest) = doc.split_once("rewrites it -->\n").expect("the generated part's start marker");
+        let (_, tail) = rest.split_once("<!-- end of generated part -->").expect("its end marker");
+        let expected = format!("{head}rewrites it -->\n{}<!-- end of generated part -->{tail}", generated());
+        if std::env::var_os("FERREX_BLESS").is_some() {
+            std::fs::write(path, &expected).expect("write docs/API-BINARY.md");
+        }
+        assert!(doc == expected, "docs/API-BINARY.md is not the layouts': FERREX_BLESS=1 rewrites it");
+    }
+
+    #[test]
+    fn the_documentation_lists_every_gateway_code() {
+        let doc = include_str!("../../../docs/API-BINARY.md");
+        let rows: Vec<(u16, &str)> = doc
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                Some((cells.first()?.parse::<u16>().ok().filter(|c| *c >= 3000)?, *cells.get(1)?))
+            })
+            .collect();
+        assert_eq!(rows, super::super::codes::ALL.to_vec());
     }
 
     #[test]
