@@ -20,6 +20,8 @@ pub struct Server {
     pub admin: String,
     /// `IP:PORT` of the binary protocol.
     pub binary: String,
+    /// The state hash it recovered (its start banner), hex.
+    pub recovered_hash: String,
 }
 
 impl Server {
@@ -43,6 +45,11 @@ impl Server {
             .spawn()
             .expect("ferrex serve starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let recovered_hash = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| Some(line.split_once("state hash ")?.1.trim().to_string()))
+            .expect("the server says what it recovered");
         let address = lines
             .by_ref()
             .map_while(Result::ok)
@@ -62,7 +69,7 @@ impl Server {
             .expect("the server says where its admin endpoint is");
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, address, admin, binary }
+        Server { child, address, admin, binary, recovered_hash }
     }
 
     /// An admin HTTP GET: (status line, body).
@@ -74,6 +81,12 @@ impl Server {
         stream.read_to_string(&mut response).expect("response");
         let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
         (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
     }
 
     /// SIGTERM, then the exit status (a graceful stop exits 0).
