@@ -170,6 +170,14 @@ impl BinaryClient {
         (self.writer, self.reader)
     }
 
+    /// The socket and the bytes already read from it but not yet returned (for a caller's own
+    /// non-blocking loop).
+    #[must_use]
+    pub fn into_stream(self) -> (TcpStream, Vec<u8>) {
+        let pending = self.reader.buffer[self.reader.start..].to_vec();
+        (self.writer.stream, pending)
+    }
+
     /// The instrument with this symbol.
     #[must_use]
     pub fn instrument(&self, symbol: &str) -> Option<&Instrument> {

@@ -27,9 +27,18 @@ pub struct Server {
 impl Server {
     /// Starts `ferrex serve` on the demo market in `dir`.
     pub fn start(dir: &TempDir) -> Server {
+        Server::start_command(dir, "serve")
+    }
+
+    /// Starts `ferrex demo` (the demo market with its market sessions) in `dir`.
+    pub fn start_demo(dir: &TempDir) -> Server {
+        Server::start_command(dir, "demo")
+    }
+
+    fn start_command(dir: &TempDir, command: &str) -> Server {
         let mut child = Command::new(FERREX)
             .args([
-                "serve",
+                command,
                 "--log-level",
                 "warn",
                 "--listen",

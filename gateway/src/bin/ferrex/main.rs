@@ -17,6 +17,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod demo;
 mod describe;
 mod journal;
 mod replay;
@@ -48,6 +49,9 @@ enum Top {
     /// Run the exchange: the WebSocket API on the configured market (the embedded demo market
     /// without --config).
     Serve(serve::ServeArgs),
+    /// The server on its demo market with market makers and a taker trading on it, so the book
+    /// moves at once (Ctrl-C stops both).
+    Demo(demo::DemoArgs),
     /// Check configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -112,7 +116,8 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Top::Serve(args) => serve::serve(&args),
+        Top::Serve(args) => serve::serve(&args, None),
+        Top::Demo(args) => demo::demo(&args),
         Top::Config(ConfigCommand::Check(args)) => serve::check(&args),
         Top::Journal(JournalCommand::Verify(args)) => journal::verify(&args.dir, args.format),
         Top::Journal(JournalCommand::Dump(args)) => journal::dump(&args),

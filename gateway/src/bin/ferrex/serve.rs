@@ -128,8 +128,17 @@ fn print_demo_keys(config: &Config, keys: &[config::Key]) {
     }
 }
 
-/// Runs the server.
-pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+/// Where a started server listens (for `ferrex demo`'s market).
+pub struct Listening {
+    /// The binary protocol, if served.
+    pub binary: Option<std::net::SocketAddr>,
+}
+
+/// Called once the server is about to serve.
+pub type OnReady = Box<dyn FnOnce(&Listening) + Send>;
+
+/// Runs the server; `on_ready` is called once it is about to serve.
+pub fn serve(args: &ServeArgs, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     init_logs(args.log_format, args.log_level);
     let config = configure(args)?;
     let market = config.validate()?;
@@ -166,10 +175,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("ferrex: listening on ws://{address}");
     print_demo_keys(&config, &keys);
+    let mut listening = Listening { binary: None };
     let binary_listener = match &config.server.binary_listen {
         Some(address) => {
             let listener = std::net::TcpListener::bind(address)
                 .with_context(|| format!("binary listen on {address}"))?;
+            listening.binary = Some(listener.local_addr()?);
             println!("ferrex: binary protocol on tcp://{}", listener.local_addr()?);
             Some(listener)
         }
@@ -212,6 +223,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     metrics.set_ready();
     tracing::info!(address = %address, "serving");
+    if let Some(on_ready) = on_ready {
+        on_ready(&listening);
+    }
     let outcome = server.run(&terminate);
     drop(server);
     let stopped = runtime.stop().context("stopping the runtime")?;
