@@ -289,6 +289,13 @@ impl Scenario {
         }
     }
 
+    /// A message the gateway refused: a cancel or replace frees its order again.
+    pub fn refused(&mut self, key: Key) {
+        if let Key::Cancel(order) | Key::Replace(order) = key {
+            self.busy.remove(&order);
+        }
+    }
+
     /// Orders resting, as the reports told.
     #[must_use]
     pub fn resting(&self) -> usize {

@@ -1,4 +1,4 @@
-//! `ferrex-load`: drives a real `ferrex serve` over its WebSocket API.
+//! `ferrex-load`: drives a real `ferrex serve` over its WebSocket API or its binary protocol.
 //!
 //! It starts the server itself (the release `ferrex` binary next to this one: build it first with
 //! `cargo build --release -p ferrex-gateway --bin ferrex`) on a fresh directory with a load
@@ -11,8 +11,15 @@
 //! - `idle --connections N`: N open, idle connections; the server's resident memory before and
 //!   after (`VmRSS` of /proc/PID/status), per connection, and a check that it still answers.
 //!
-//! Orders are signed like any client's (HMAC-SHA256) and come in pairs that keep the book small:
-//! a GTC buy far below the market, then its cancel by client order id. Both count as orders.
+//! Over the WebSocket API, orders are signed like any client's (HMAC-SHA256) and come in pairs
+//! that keep the book small: a GTC buy far below the market, then its cancel by client order id;
+//! both count as orders. Over the binary protocol (`--protocol binary`), sessions log on with
+//! HMAC keys and follow a scenario (`--scenario`): `pairs`, `exchange-core` (its benchmark mix)
+//! or `market` (market makers and takers around a random-walk mid price, a live book); every
+//! message counts, and its round trip ends at the report that answers it.
+//!
+//! Latency runs also write the percentile distribution (`.hgrm`, HdrHistogram's format) and a
+//! plot (`.svg`) into `--out` (default `target/ferrex-load`).
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
@@ -24,7 +31,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use ferrex_gateway::client::scenario::Kind;
+
+mod binary;
+mod report;
 use hdrhistogram::Histogram;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
@@ -42,8 +53,53 @@ struct Cli {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// The protocol.
+    #[arg(long, value_enum, default_value_t = Protocol::Ws)]
+    protocol: Protocol,
+    /// The order flow of binary sessions.
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Pairs)]
+    scenario: ScenarioArg,
+    /// Where latency runs write their `.hgrm` and `.svg`.
+    #[arg(long, default_value = "target/ferrex-load")]
+    out: PathBuf,
     #[command(subcommand)]
     mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    /// The WebSocket JSON API.
+    Ws,
+    /// The binary protocol.
+    Binary,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScenarioArg {
+    /// A far buy, then its cancel.
+    Pairs,
+    /// exchange-core's benchmark mix.
+    ExchangeCore,
+    /// Market makers and takers around a random walk.
+    Market,
+}
+
+impl ScenarioArg {
+    fn kind(self) -> Kind {
+        match self {
+            ScenarioArg::Pairs => Kind::Pairs,
+            ScenarioArg::ExchangeCore => Kind::ExchangeCore,
+            ScenarioArg::Market => Kind::Market,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ScenarioArg::Pairs => "pairs",
+            ScenarioArg::ExchangeCore => "exchange-core",
+            ScenarioArg::Market => "market",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,6 +109,9 @@ enum Mode {
         /// Orders per second.
         #[arg(long, default_value_t = 10_000)]
         rate: u64,
+        /// Sessions the messages are spread over (binary only).
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
     },
     /// Orders per second with N connections, each keeping `window` requests in flight.
     Throughput {
@@ -77,6 +136,7 @@ const USERS: u32 = 100;
 struct Server {
     child: Child,
     address: String,
+    binary: String,
     admin: String,
     dir: PathBuf,
 }
@@ -112,7 +172,7 @@ impl Drop for Server {
 
 fn load_config(dir: &std::path::Path, durability: &str, core_wait: &str) -> Result<PathBuf> {
     let mut config = format!(
-        "keystore = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nconnections_max = 60000\n[core]\nwait = \"{core_wait}\"\n\
+        "keystore = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nbinary_listen = \"127.0.0.1:0\"\nconnections_max = 60000\n[core]\nwait = \"{core_wait}\"\n\
          [journal]\ndir = \"{}\"\ndurability = \"{durability}\"\n\
          [limits]\ntenant_orders_per_second = 100000000\nconnection_messages_per_second = 100000000\nip_connections_max = 60000\n\
          [limits.tiers.default]\norders_per_second = 100000000\norders_per_minute = 1000000000\n\
@@ -160,13 +220,18 @@ fn start_server(durability: &str, core_wait: &str) -> Result<Server> {
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("ferrex: listening on ws://").map(str::to_string))
         .context("the server did not say where it listens")?;
+    let binary = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ferrex: binary protocol on tcp://").map(str::to_string))
+        .context("the server did not say where the binary protocol listens")?;
     let admin = lines
         .by_ref()
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("ferrex: admin on http://")?.split('/').next().map(str::to_string))
         .context("the server did not say where its admin endpoint is")?;
     std::thread::spawn(move || lines.for_each(drop));
-    Ok(Server { child, address, admin, dir })
+    Ok(Server { child, address, binary, admin, dir })
 }
 
 fn connect(address: &str) -> Result<WebSocket<TcpStream>> {
@@ -237,7 +302,7 @@ fn send(ws: &mut WebSocket<TcpStream>, text: String) -> Result<()> {
     }
 }
 
-fn latency(server: &Server, rate: u64, seconds: f64) -> Result<()> {
+fn latency(server: &Server, rate: u64, seconds: f64) -> Result<Histogram<u64>> {
     let mut ws = connect(&server.address)?;
     ws.get_mut().set_nonblocking(true)?;
     let count = (rate as f64 * seconds) as u64;
@@ -260,16 +325,21 @@ fn latency(server: &Server, rate: u64, seconds: f64) -> Result<()> {
             done += 1;
         })?;
     }
+    print_row(&format!("{rate} orders/s, 1 connection"), count, &histogram);
+    Ok(histogram)
+}
+
+/// A latency table row: load, messages, p50, p90, p99, p99.9, worst (µs).
+fn print_row(load: &str, count: u64, histogram: &Histogram<u64>) {
     let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1e3;
     println!(
-        "| {rate} orders/s, 1 connection | {count} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        "| {load} | {count} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
         us(0.5),
         us(0.9),
         us(0.99),
         us(0.999),
         histogram.max() as f64 / 1e3
     );
-    Ok(())
 }
 
 fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) -> Result<()> {
@@ -345,22 +415,53 @@ fn idle(server: &Server, connections: usize) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let server = start_server(&cli.durability, &cli.core_wait)?;
+    let (protocol, at) = match cli.protocol {
+        Protocol::Ws => ("WebSocket", format!("ws://{}", server.address)),
+        Protocol::Binary => ("binary", format!("tcp://{}", server.binary)),
+    };
+    let scenario = if cli.protocol == Protocol::Binary { cli.scenario.name() } else { "pairs" };
     println!(
-        "# ferrex-load ({} durability, core wait {}, server at ws://{})\n",
-        cli.durability, cli.core_wait, server.address
+        "# ferrex-load ({protocol} protocol, {scenario} scenario, {} durability, core wait {}, server at {at})\n",
+        cli.durability, cli.core_wait
     );
     match cli.mode {
-        Mode::Latency { rate } => {
+        Mode::Latency { rate, connections } => {
             println!(
-                "| load | orders | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---|---:|---:|---:|---:|---:|---:|"
+                "| load | messages | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---|---:|---:|---:|---:|---:|---:|"
             );
-            latency(&server, rate, cli.seconds)?;
+            let histogram = if cli.protocol == Protocol::Binary {
+                let (histogram, sent, refused) =
+                    binary::latency(&server.binary, cli.scenario.kind(), rate, connections.max(1), cli.seconds)?;
+                print_row(&format!("{rate} messages/s, {connections} sessions"), sent, &histogram);
+                if refused > 0 {
+                    println!("\n{refused} messages refused by the gateway");
+                }
+                histogram
+            } else {
+                latency(&server, rate, cli.seconds)?
+            };
+            let name = format!("latency-{}-{scenario}-{rate}-{}", if cli.protocol == Protocol::Binary { "binary" } else { "ws" }, cli.durability);
+            let title = format!("ferrex {protocol} round trip, {scenario}, {rate}/s, {} durability", cli.durability);
+            let (hgrm, svg) = report::write(&cli.out, &name, &title, &histogram)?;
+            println!("\nPercentiles: {hgrm}\nPlot: {svg}");
             println!("\nThe server's own figures:\n```\n{}\n```", server.metrics()?);
             Ok(())
         }
         Mode::Throughput { connections, window } => {
-            println!("| load | orders | rate |\n|---|---:|---:|");
-            throughput(&server, connections, window, cli.seconds)
+            println!("| load | messages | rate |\n|---|---:|---:|");
+            if cli.protocol == Protocol::Binary {
+                let (rate, histogram, refused) =
+                    binary::throughput(&server.binary, cli.scenario.kind(), connections, window, cli.seconds)?;
+                println!("| {connections} sessions, window {window} | {} | {rate:.0} messages/s |", histogram.len());
+                println!(
+                    "\nround trip under that load: p50 {:.0} µs, p99 {:.0} µs; {refused} refused by the gateway",
+                    histogram.value_at_quantile(0.5) as f64 / 1e3,
+                    histogram.value_at_quantile(0.99) as f64 / 1e3
+                );
+                Ok(())
+            } else {
+                throughput(&server, connections, window, cli.seconds)
+            }
         }
         Mode::Idle { connections } => idle(&server, connections),
     }
