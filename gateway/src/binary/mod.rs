@@ -186,6 +186,8 @@ struct Session {
     stream: TcpStream,
     ip: IpAddr,
     input: Vec<u8>,
+    /// Bytes of `input` already handled (compacted when the loop stops reading).
+    consumed: usize,
     output: Vec<u8>,
     sent: usize,
     state: State,
@@ -228,7 +230,7 @@ pub struct BinaryGateway {
     rebuilds: (Sender<Finished>, Receiver<Finished>),
     rebuilds_running: usize,
     waker: Arc<mio::Waker>,
-    dirty: BTreeSet<usize>,
+    dirty: Marks,
     last_tick: Instant,
     instruments: Vec<Vec<u8>>,
 }
@@ -268,7 +270,7 @@ impl BinaryGateway {
             rebuilds: std::sync::mpsc::channel(),
             rebuilds_running: 0,
             waker,
-            dirty: BTreeSet::new(),
+            dirty: Marks::default(),
             last_tick: Instant::now(),
             instruments,
         })
@@ -304,6 +306,7 @@ impl BinaryGateway {
                 stream,
                 ip: peer.ip(),
                 input: Vec::with_capacity(wire::CLIENT_MESSAGE_BYTES_MAX),
+                consumed: 0,
                 output: Vec::new(),
                 sent: 0,
                 state: State::Challenged(nonce),
@@ -359,29 +362,35 @@ impl BinaryGateway {
             let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
             if session.closing {
                 session.input.clear();
+                session.consumed = 0;
                 return;
             }
-            let Some((len, kind, version)) = wire::header(&session.input) else {
-                let partial = !session.input.is_empty();
-                session.partial_since = partial.then(|| session.partial_since.unwrap_or_else(Instant::now));
-                return;
+            let unread = &session.input[session.consumed..];
+            let (len, kind, version) = match wire::header(unread) {
+                Some((len, ..)) if !(wire::HEADER_LEN..=wire::CLIENT_MESSAGE_BYTES_MAX).contains(&len) => {
+                    shared.metrics.error(i32::from(codes::BAD_FRAME));
+                    self.goodbye(slot, codes::BAD_FRAME);
+                    return;
+                }
+                Some(header) if header.0 <= unread.len() => header,
+                _ => {
+                    // Nothing whole left: keep the partial message at the start of the buffer.
+                    session.input.drain(..session.consumed);
+                    session.consumed = 0;
+                    let partial = !session.input.is_empty();
+                    session.partial_since = partial.then(|| session.partial_since.unwrap_or_else(Instant::now));
+                    return;
+                }
             };
-            if !(wire::HEADER_LEN..=wire::CLIENT_MESSAGE_BYTES_MAX).contains(&len) {
-                shared.metrics.error(i32::from(codes::BAD_FRAME));
-                self.goodbye(slot, codes::BAD_FRAME);
-                return;
-            }
-            if session.input.len() < len {
-                session.partial_since = Some(session.partial_since.unwrap_or_else(Instant::now));
-                return;
-            }
             session.partial_since = None;
-            let message: Vec<u8> = session.input.drain(..len).collect();
+            let mut message = [0u8; wire::CLIENT_MESSAGE_BYTES_MAX];
+            message[..len].copy_from_slice(&unread[..len]);
+            session.consumed += len;
             if version != wire::VERSION {
                 self.reject(slot, kind, codes::MALFORMED, "unsupported protocol version", &[0; 36], shared);
                 continue;
             }
-            self.message(slot, kind, &message, shared);
+            self.message(slot, kind, &message[..len], shared);
         }
     }
 
@@ -792,8 +801,8 @@ impl BinaryGateway {
 
     /// Writes what dirty sessions have queued; ends the ones that are done or broken.
     pub fn flush(&mut self, shared: &mut Shared<'_>) {
-        let dirty = std::mem::take(&mut self.dirty);
-        for slot in dirty {
+        let dirty = self.dirty.take();
+        for &slot in &dirty {
             let Some(Some(session)) = self.sessions.get_mut(slot) else { continue };
             let slow =
                 session.closing && !session.output.is_empty() && session.sent == 0 && !session.said_goodbye();
@@ -810,6 +819,7 @@ impl BinaryGateway {
                 Err(_) => self.end(slot, "error", shared),
             }
         }
+        self.dirty.recycle(dirty);
     }
 
     fn goodbye(&mut self, slot: usize, code: u16) {
@@ -817,6 +827,7 @@ impl BinaryGateway {
         session.queue(&Goodbye { code, reserved: 0 }.to_bytes(), usize::MAX);
         session.closing = true;
         session.input.clear();
+        session.consumed = 0;
         self.dirty.insert(slot);
     }
 
@@ -825,6 +836,7 @@ impl BinaryGateway {
         session.queue(&LogonRejected { code, reserved: 0 }.to_bytes(), usize::MAX);
         session.closing = true;
         session.input.clear();
+        session.consumed = 0;
         self.dirty.insert(slot);
     }
 
@@ -904,6 +916,41 @@ impl BinaryGateway {
             self.goodbye(slot, codes::SHUTTING_DOWN);
         }
         self.flush(shared);
+    }
+}
+
+/// Sessions with bytes to write: each once, in the order marked (no allocation once grown).
+#[derive(Default)]
+struct Marks {
+    list: Vec<usize>,
+    marked: Vec<bool>,
+}
+
+impl Marks {
+    fn insert(&mut self, slot: usize) {
+        if slot >= self.marked.len() {
+            self.marked.resize(slot + 1, false);
+        }
+        if !self.marked[slot] {
+            self.marked[slot] = true;
+            self.list.push(slot);
+        }
+    }
+
+    /// The marked sessions; the marks are cleared.
+    fn take(&mut self) -> Vec<usize> {
+        for &slot in &self.list {
+            self.marked[slot] = false;
+        }
+        std::mem::take(&mut self.list)
+    }
+
+    /// Gives a taken list back for reuse.
+    fn recycle(&mut self, mut list: Vec<usize>) {
+        if self.list.is_empty() {
+            list.clear();
+            self.list = list;
+        }
     }
 }
 
