@@ -366,19 +366,20 @@ impl BinaryGateway {
                 return;
             }
             let unread = &session.input[session.consumed..];
-            let (len, kind, version) = match wire::header(unread) {
-                Some((len, ..)) if !(wire::HEADER_LEN..=wire::CLIENT_MESSAGE_BYTES_MAX).contains(&len) => {
+            let (len, kind, version) = match frame(unread) {
+                Frame::Bad => {
                     shared.metrics.error(i32::from(codes::BAD_FRAME));
                     self.goodbye(slot, codes::BAD_FRAME);
                     return;
                 }
-                Some(header) if header.0 <= unread.len() => header,
-                _ => {
+                Frame::Whole { len, kind, version } => (len, kind, version),
+                Frame::Partial => {
                     // Nothing whole left: keep the partial message at the start of the buffer.
                     session.input.drain(..session.consumed);
                     session.consumed = 0;
                     let partial = !session.input.is_empty();
-                    session.partial_since = partial.then(|| session.partial_since.unwrap_or_else(Instant::now));
+                    session.partial_since =
+                        partial.then(|| session.partial_since.unwrap_or_else(Instant::now));
                     return;
                 }
             };
@@ -1000,6 +1001,34 @@ impl Session {
     }
 }
 
+/// What the start of a client's unread bytes holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole message of `len` bytes (between 4 and the client maximum).
+    Whole {
+        /// Its length.
+        len: usize,
+        /// Its kind.
+        kind: u8,
+        /// Its version.
+        version: u8,
+    },
+    /// Not a whole message yet (maybe nothing).
+    Partial,
+    /// A header whose length is impossible: the framing is lost.
+    Bad,
+}
+
+/// Frames the start of `unread`.
+#[must_use]
+pub fn frame(unread: &[u8]) -> Frame {
+    match wire::header(unread) {
+        Some((len, ..)) if !(wire::HEADER_LEN..=wire::CLIENT_MESSAGE_BYTES_MAX).contains(&len) => Frame::Bad,
+        Some((len, kind, version)) if len <= unread.len() => Frame::Whole { len, kind, version },
+        _ => Frame::Partial,
+    }
+}
+
 fn millis(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
 }
@@ -1015,7 +1044,8 @@ fn client_id_of(kind: u8, message: &[u8]) -> [u8; 36] {
     message[at..at + 36].try_into().expect("36 bytes")
 }
 
-type Refusal = (u16, &'static str);
+/// A refusal: a gateway code and a text.
+pub type Refusal = (u16, &'static str);
 
 fn malformed() -> Refusal {
     (codes::MALFORMED, "wrong length for its kind")
@@ -1042,8 +1072,9 @@ fn order_ref(order_id: u64, client: &[u8; 36]) -> Result<OrderRef, Refusal> {
     Ok(OrderRef::Client(client))
 }
 
-/// An order message as the engine's command for `user`.
-fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -> Result<Command, Refusal> {
+/// An order message (new order, cancel, cancel-replace, mass cancel) as the engine's command
+/// for `user`, or why not.
+pub fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -> Result<Command, Refusal> {
     match kind {
         NewOrder::KIND => {
             let m = NewOrder::decode(message).map_err(|_| malformed())?;

@@ -39,8 +39,9 @@ impl Conn {
     /// Logs on as load user `user` and prepares a non-blocking session.
     pub fn connect(address: &str, user: u32, kind: Kind, seed: u64) -> Result<Conn> {
         let secret = Secret::Hmac(format!("secret-{user}"));
-        let client = BinaryClient::connect(address, &format!("load-{user}"), &secret, LogonOptions::default())
-            .with_context(|| format!("logon of load-{user}"))?;
+        let client =
+            BinaryClient::connect(address, &format!("load-{user}"), &secret, LogonOptions::default())
+                .with_context(|| format!("logon of load-{user}"))?;
         let instrument = client.instrument("BTC-USDT").context("BTC-USDT listed")?.instrument;
         let (stream, input) = client.into_stream();
         stream.set_nonblocking(true)?;
@@ -162,7 +163,13 @@ pub fn histogram() -> Result<Histogram<u64>> {
 
 /// Open loop: `rate` messages per second for `seconds`, spread over `connections` sessions, each
 /// message stamped with its intended send time (no coordinated omission).
-pub fn latency(address: &str, kind: Kind, rate: u64, connections: usize, seconds: f64) -> Result<(Histogram<u64>, u64, u64)> {
+pub fn latency(
+    address: &str,
+    kind: Kind,
+    rate: u64,
+    connections: usize,
+    seconds: f64,
+) -> Result<(Histogram<u64>, u64, u64)> {
     let mut conns: Vec<Conn> = (0..connections)
         .map(|c| Conn::connect(address, u32::try_from(c % 100).expect("small") + 1, kind, 7 + c as u64))
         .collect::<Result<_>>()?;
@@ -214,7 +221,12 @@ pub fn throughput(
                 for c in 0..per_thread {
                     let n = t * per_thread + c;
                     if n < connections {
-                        conns.push(Conn::connect(&address, u32::try_from(n % 100).expect("small") + 1, kind, 11 + n as u64)?);
+                        conns.push(Conn::connect(
+                            &address,
+                            u32::try_from(n % 100).expect("small") + 1,
+                            kind,
+                            11 + n as u64,
+                        )?);
                     }
                 }
                 let mut histogram = histogram()?;

@@ -430,8 +430,13 @@ fn main() -> Result<()> {
                 "| load | messages | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---|---:|---:|---:|---:|---:|---:|"
             );
             let histogram = if cli.protocol == Protocol::Binary {
-                let (histogram, sent, refused) =
-                    binary::latency(&server.binary, cli.scenario.kind(), rate, connections.max(1), cli.seconds)?;
+                let (histogram, sent, refused) = binary::latency(
+                    &server.binary,
+                    cli.scenario.kind(),
+                    rate,
+                    connections.max(1),
+                    cli.seconds,
+                )?;
                 print_row(&format!("{rate} messages/s, {connections} sessions"), sent, &histogram);
                 if refused > 0 {
                     println!("\n{refused} messages refused by the gateway");
@@ -440,8 +445,13 @@ fn main() -> Result<()> {
             } else {
                 latency(&server, rate, cli.seconds)?
             };
-            let name = format!("latency-{}-{scenario}-{rate}-{}", if cli.protocol == Protocol::Binary { "binary" } else { "ws" }, cli.durability);
-            let title = format!("ferrex {protocol} round trip, {scenario}, {rate}/s, {} durability", cli.durability);
+            let name = format!(
+                "latency-{}-{scenario}-{rate}-{}",
+                if cli.protocol == Protocol::Binary { "binary" } else { "ws" },
+                cli.durability
+            );
+            let title =
+                format!("ferrex {protocol} round trip, {scenario}, {rate}/s, {} durability", cli.durability);
             let (hgrm, svg) = report::write(&cli.out, &name, &title, &histogram)?;
             println!("\nPercentiles: {hgrm}\nPlot: {svg}");
             println!("\nThe server's own figures:\n```\n{}\n```", server.metrics()?);
@@ -450,9 +460,17 @@ fn main() -> Result<()> {
         Mode::Throughput { connections, window } => {
             println!("| load | messages | rate |\n|---|---:|---:|");
             if cli.protocol == Protocol::Binary {
-                let (rate, histogram, refused) =
-                    binary::throughput(&server.binary, cli.scenario.kind(), connections, window, cli.seconds)?;
-                println!("| {connections} sessions, window {window} | {} | {rate:.0} messages/s |", histogram.len());
+                let (rate, histogram, refused) = binary::throughput(
+                    &server.binary,
+                    cli.scenario.kind(),
+                    connections,
+                    window,
+                    cli.seconds,
+                )?;
+                println!(
+                    "| {connections} sessions, window {window} | {} | {rate:.0} messages/s |",
+                    histogram.len()
+                );
                 println!(
                     "\nround trip under that load: p50 {:.0} µs, p99 {:.0} µs; {refused} refused by the gateway",
                     histogram.value_at_quantile(0.5) as f64 / 1e3,

@@ -19,7 +19,8 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
         total += v.count_since_last_iteration();
         let q = v.quantile_iterated_to();
         let inverse = if q < 1.0 { format!("{:14.2}", 1.0 / (1.0 - q)) } else { String::new() };
-        let _ = writeln!(out, "{:12.3} {:14.12} {:10} {inverse}", v.value_iterated_to() as f64 / SCALE, q, total);
+        let _ =
+            writeln!(out, "{:12.3} {:14.12} {:10} {inverse}", v.value_iterated_to() as f64 / SCALE, q, total);
     }
     let _ = writeln!(
         out,
@@ -55,7 +56,9 @@ pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
         width / 2.0,
         escape(title)
     );
-    for (label, at) in [("0%", 0.0), ("90%", 1.0), ("99%", 2.0), ("99.9%", 3.0), ("99.99%", 4.0), ("99.999%", 5.0)] {
+    for (label, at) in
+        [("0%", 0.0), ("90%", 1.0), ("99%", 2.0), ("99.9%", 3.0), ("99.99%", 4.0), ("99.999%", 5.0)]
+    {
         let _ = writeln!(
             out,
             "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"#ddd\"/><text x=\"{0:.1}\" y=\"{3:.1}\" text-anchor=\"middle\">{label}</text>",
@@ -78,7 +81,11 @@ pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
         );
     }
     let path: Vec<String> = points.iter().map(|&(px, py)| format!("{:.1},{:.1}", x(px), y(py))).collect();
-    let _ = writeln!(out, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>", path.join(" "));
+    let _ = writeln!(
+        out,
+        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>",
+        path.join(" ")
+    );
     let _ = writeln!(
         out,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">percentile</text>\n\
