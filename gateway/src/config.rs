@@ -609,7 +609,7 @@ mod tests {
         let validated = Config::demo().validate().expect("valid");
         let symbols: Vec<&str> = validated.instruments.iter().map(|l| l.symbol.as_str()).collect();
         assert_eq!(symbols, ["BTC-USDT", "ETH-USDT", "BTC-USDT-PERP"]);
-        assert_eq!(load_keys(DEMO_KEYSTORE).expect("demo keys").len(), 8);
+        assert_eq!(load_keys(DEMO_KEYSTORE).expect("demo keys").len(), 11);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The binary protocol's load: sessions logged on with the Rust client, then driven by a
-//! non-blocking loop: a scenario (client::scenario) makes each message, the session's own
+//! non-blocking loop: a scenario (`client::scenario`) makes each message, the session's own
 //! reports close it (the first report of a new order, the outcome of a cancel or replace), and
 //! the round trip from the message's intended send time to that report goes into a histogram.
 

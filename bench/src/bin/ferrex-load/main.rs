@@ -18,7 +18,7 @@
 //! or `market` (market makers and takers around a random-walk mid price, a live book); every
 //! message counts, and its round trip ends at the report that answers it.
 //!
-//! Latency runs also write the percentile distribution (`.hgrm`, HdrHistogram's format) and a
+//! Latency runs also write the percentile distribution (`.hgrm`, `HdrHistogram`'s format) and a
 //! plot (`.svg`) into `--out` (default `target/ferrex-load`).
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -1,5 +1,5 @@
-//! Latency output a person can look at: the percentile distribution in HdrHistogram's text
-//! format (`.hgrm`, readable by HdrHistogram's plotter) and an SVG plot of latency by percentile
+//! Latency output a person can look at: the percentile distribution in `HdrHistogram`'s text
+//! format (`.hgrm`, readable by `HdrHistogram`'s plotter) and an SVG plot of latency by percentile
 //! on the usual logarithmic percentile axis (50%, 90%, 99%, ...).
 
 use std::fmt::Write as _;
@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 /// Values are recorded in ns; files show µs.
 const SCALE: f64 = 1_000.0;
 
-/// The percentile distribution in HdrHistogram's `.hgrm` text format (values in µs).
+/// The percentile distribution in `HdrHistogram`'s `.hgrm` text format (values in µs).
 pub fn hgrm(histogram: &Histogram<u64>) -> String {
     let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
     let mut total = 0u64;
