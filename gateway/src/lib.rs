@@ -8,9 +8,11 @@
 //! - [`limits`]: rate limits (token buckets per user, tenant, connection and IP);
 //! - [`market`]: depth diffs, trades, best bid and offer and user data from the engine's events;
 //! - [`binary`]: the binary protocol's messages, sessions, reports and replay (docs/API-BINARY.md);
-//! - [`server`]: the mio event loop serving both protocols.
+//! - [`server`]: the mio event loop serving both protocols;
+//! - [`tags`]: maps keyed by request tag;
+//! - [`client`]: Rust clients of both protocols and the load and demo order flow.
 //!
-//! Status: the first part of issue 6 (no streams, sessions, rate limits or metrics yet); see
+//! Status: the WebSocket API (issue 6) and the binary protocol (issue 7); FIX to come. See
 //! ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
@@ -24,3 +26,4 @@ pub mod limits;
 pub mod market;
 pub mod metrics;
 pub mod server;
+pub mod tags;

@@ -45,6 +45,7 @@ use crate::api::Api;
 use crate::config::Validated;
 use crate::limits::Bucket;
 use crate::metrics::Metrics;
+use crate::tags::TagMap;
 use replay::{Rebuilt, Window};
 use reports::{Report, Reporter};
 use wire::{
@@ -148,7 +149,7 @@ pub struct Shared<'a> {
     /// Counters.
     pub metrics: &'a Metrics,
     /// Commands in flight by tag (the reports of a command need its content).
-    pub commands: &'a mut HashMap<u64, Command>,
+    pub commands: &'a mut TagMap<Command>,
     /// The next request tag (shared with the WebSocket side, so tags are unique).
     pub next_tag: &'a mut u64,
     /// Commands of the gateway's own waiting for room in the ring (cancel on disconnect).
@@ -219,7 +220,7 @@ pub struct BinaryGateway {
     by_user: HashMap<UserId, BTreeSet<usize>>,
     depth_subscribers: HashMap<u32, BTreeSet<usize>>,
     trade_subscribers: HashMap<u32, BTreeSet<usize>>,
-    queries: HashMap<u64, DepthQuery>,
+    queries: TagMap<DepthQuery>,
     reporter: Reporter,
     in_command: bool,
     /// The current command's reports and market data, sent at its `Done` (when its time is known).
@@ -261,7 +262,7 @@ impl BinaryGateway {
             by_user: HashMap::new(),
             depth_subscribers: HashMap::new(),
             trade_subscribers: HashMap::new(),
-            queries: HashMap::new(),
+            queries: TagMap::default(),
             reporter: Reporter::default(),
             in_command: false,
             pending: Vec::new(),
