@@ -1,6 +1,6 @@
 //! Maps keyed by request tag: the gateway's own tags are unique, sequential `u64`s it made, so
 //! they need no keyed (flood-resistant) hash, only a well-spread one: one multiplication
-//! (Fibonacci hashing) instead of SipHash, on every output the gateway routes.
+//! (Fibonacci hashing) instead of `SipHash`, on every output the gateway routes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
