@@ -221,6 +221,9 @@ pub struct BinaryGateway {
     depth_subscribers: HashMap<u32, BTreeSet<usize>>,
     trade_subscribers: HashMap<u32, BTreeSet<usize>>,
     queries: TagMap<DepthQuery>,
+    /// When each of this gateway's commands was submitted (its round trip inside the server is
+    /// counted in the request latency metric when its `Done` arrives).
+    submitted: TagMap<Instant>,
     reporter: Reporter,
     in_command: bool,
     /// The current command's reports and market data, sent at its `Done` (when its time is known).
@@ -263,6 +266,7 @@ impl BinaryGateway {
             depth_subscribers: HashMap::new(),
             trade_subscribers: HashMap::new(),
             queries: TagMap::default(),
+            submitted: TagMap::default(),
             reporter: Reporter::default(),
             in_command: false,
             pending: Vec::new(),
@@ -575,7 +579,9 @@ impl BinaryGateway {
             return;
         }
         match shared.submit(Body::Command(command)) {
-            Ok(_) => {}
+            Ok(tag) => {
+                self.submitted.insert(tag, Instant::now());
+            }
             Err(SubmitError::Busy | SubmitError::Stopped) => {
                 self.reject(slot, kind, codes::SERVER_BUSY, "server busy, retry", &client, shared);
             }
@@ -663,6 +669,9 @@ impl BinaryGateway {
                 Item::Answer(_) => {}
                 Item::Done { timestamp_ns, command, .. } => {
                     if command {
+                        if let Some(submitted) = self.submitted.remove(&output.origin.tag) {
+                            shared.metrics.latency(submitted.elapsed());
+                        }
                         self.command_done(output.sequence, timestamp_ns);
                     } else if let Some(query) = self.queries.remove(&output.origin.tag) {
                         self.depth_snapshot(&query, output.sequence);

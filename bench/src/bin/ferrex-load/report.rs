@@ -1,6 +1,6 @@
 //! Latency output a person can look at: the percentile distribution in `HdrHistogram`'s text
 //! format (`.hgrm`, readable by `HdrHistogram`'s plotter) and an SVG plot of latency by percentile
-//! on the usual logarithmic percentile axis (50%, 90%, 99%, ...).
+//! on the usual logarithmic percentile axis (90%, 99%, 99.9%, ...), latency on a log axis too.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,7 +35,8 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
     out
 }
 
-/// An SVG plot of latency (µs, linear) by percentile (log scale of 1/(1-p), up to 99.999%).
+/// An SVG plot of latency (µs, logarithmic) by percentile (logarithmic in 1/(1-p), up to
+/// 99.999%), the usual way to show a latency distribution's body and tail on one page.
 pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
     let (width, height, left, bottom, top, right) = (900.0, 520.0, 80.0, 60.0, 50.0, 30.0);
     let x_max = 5.0; // log10(1/(1-0.99999))
@@ -43,12 +44,12 @@ pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
         .iter_quantiles(5)
         .map(|v| {
             let q = v.quantile_iterated_to().min(0.999_99);
-            ((1.0 / (1.0 - q)).log10(), v.value_iterated_to() as f64 / SCALE)
+            ((1.0 / (1.0 - q)).log10(), (v.value_iterated_to() as f64 / SCALE).max(1.0))
         })
         .collect();
-    let y_top = nice_ceiling(points.iter().map(|p| p.1).fold(1.0, f64::max));
+    let decades = points.iter().map(|p| p.1).fold(1.0, f64::max).log10().ceil().max(1.0);
     let x = |v: f64| left + (width - left - right) * v / x_max;
-    let y = |v: f64| height - bottom - (height - bottom - top) * v / y_top;
+    let y = |us: f64| height - bottom - (height - bottom - top) * us.max(1.0).log10() / decades;
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
@@ -63,22 +64,24 @@ pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
             out,
             "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"#ddd\"/><text x=\"{0:.1}\" y=\"{3:.1}\" text-anchor=\"middle\">{label}</text>",
             x(at),
-            y(0.0),
-            y(y_top),
+            y(1.0),
+            top,
             height - bottom + 20.0
         );
     }
-    for i in 0..=5 {
-        let v = y_top * f64::from(i) / 5.0;
+    let mut us = 1.0;
+    while us <= 10f64.powf(decades) {
+        let label = if us >= 1000.0 { format!("{} ms", us / 1000.0) } else { format!("{us} µs") };
         let _ = writeln!(
             out,
-            "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{2:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/><text x=\"{3:.1}\" y=\"{4:.1}\" text-anchor=\"end\">{v:.0}</text>",
+            "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{2:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/><text x=\"{3:.1}\" y=\"{4:.1}\" text-anchor=\"end\">{label}</text>",
             x(0.0),
-            y(v),
+            y(us),
             x(x_max),
             left - 8.0,
-            y(v) + 4.0
+            y(us) + 4.0
         );
+        us *= 10.0;
     }
     let path: Vec<String> = points.iter().map(|&(px, py)| format!("{:.1},{:.1}", x(px), y(py))).collect();
     let _ = writeln!(
@@ -89,18 +92,13 @@ pub fn svg(histogram: &Histogram<u64>, title: &str) -> String {
     let _ = writeln!(
         out,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">percentile</text>\n\
-         <text x=\"18\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {:.1})\">round trip (µs)</text>\n</svg>",
+         <text x=\"18\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {:.1})\">round trip</text>\n</svg>",
         (left + width - right) / 2.0,
         height - 15.0,
         height / 2.0,
         height / 2.0
     );
     out
-}
-
-fn nice_ceiling(v: f64) -> f64 {
-    let magnitude = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|&c| c >= v).unwrap_or(v)
 }
 
 fn escape(text: &str) -> String {
