@@ -187,8 +187,6 @@ struct Session {
     stream: TcpStream,
     ip: IpAddr,
     input: Vec<u8>,
-    /// Bytes of `input` already handled (compacted when the loop stops reading).
-    consumed: usize,
     output: Vec<u8>,
     sent: usize,
     state: State,
@@ -311,7 +309,6 @@ impl BinaryGateway {
                 stream,
                 ip: peer.ip(),
                 input: Vec::with_capacity(wire::CLIENT_MESSAGE_BYTES_MAX),
-                consumed: 0,
                 output: Vec::new(),
                 sent: 0,
                 state: State::Challenged(nonce),
@@ -361,43 +358,60 @@ impl BinaryGateway {
         self.flush(shared);
     }
 
-    /// Handles every whole message in a session's input.
+    /// Handles every whole message in a session's input (the buffer is taken out of the session
+    /// meanwhile, so each message is read where it lies), keeping a partial one for later.
     fn frames(&mut self, slot: usize, shared: &mut Shared<'_>) {
+        let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
+        let input = std::mem::take(&mut session.input);
+        let mut at = 0;
+        let mut bad = false;
         loop {
-            let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-            if session.closing {
-                session.input.clear();
-                session.consumed = 0;
-                return;
+            match self.sessions.get(slot) {
+                Some(Some(session)) if !session.closing => {}
+                _ => break,
             }
-            let unread = &session.input[session.consumed..];
-            let (len, kind, version) = match frame(unread) {
+            match frame(&input[at..]) {
                 Frame::Bad => {
-                    shared.metrics.error(i32::from(codes::BAD_FRAME));
-                    self.goodbye(slot, codes::BAD_FRAME);
-                    return;
+                    bad = true;
+                    break;
                 }
-                Frame::Whole { len, kind, version } => (len, kind, version),
-                Frame::Partial => {
-                    // Nothing whole left: keep the partial message at the start of the buffer.
-                    session.input.drain(..session.consumed);
-                    session.consumed = 0;
-                    let partial = !session.input.is_empty();
-                    session.partial_since =
-                        partial.then(|| session.partial_since.unwrap_or_else(Instant::now));
-                    return;
+                Frame::Partial => break,
+                Frame::Whole { len, kind, version } => {
+                    let message = &input[at..at + len];
+                    at += len;
+                    if version == wire::VERSION {
+                        self.message(slot, kind, message, shared);
+                    } else {
+                        self.reject(
+                            slot,
+                            kind,
+                            codes::MALFORMED,
+                            "unsupported protocol version",
+                            &[0; 36],
+                            shared,
+                        );
+                    }
                 }
-            };
-            session.partial_since = None;
-            let mut message = [0u8; wire::CLIENT_MESSAGE_BYTES_MAX];
-            message[..len].copy_from_slice(&unread[..len]);
-            session.consumed += len;
-            if version != wire::VERSION {
-                self.reject(slot, kind, codes::MALFORMED, "unsupported protocol version", &[0; 36], shared);
-                continue;
             }
-            self.message(slot, kind, &message[..len], shared);
         }
+        if bad {
+            shared.metrics.error(i32::from(codes::BAD_FRAME));
+            self.goodbye(slot, codes::BAD_FRAME);
+        }
+        let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
+        if session.closing {
+            return;
+        }
+        let mut input = input;
+        input.drain(..at);
+        let partial = !input.is_empty();
+        session.partial_since =
+            if partial { Some(session.partial_since.unwrap_or_else(Instant::now)) } else { None };
+        if at > 0 && partial {
+            // A message started in this read and is still incomplete: its clock starts now.
+            session.partial_since = Some(Instant::now());
+        }
+        session.input = input;
     }
 
     fn message(&mut self, slot: usize, kind: u8, message: &[u8], shared: &mut Shared<'_>) {
@@ -838,7 +852,6 @@ impl BinaryGateway {
         session.queue(&Goodbye { code, reserved: 0 }.to_bytes(), usize::MAX);
         session.closing = true;
         session.input.clear();
-        session.consumed = 0;
         self.dirty.insert(slot);
     }
 
@@ -847,7 +860,6 @@ impl BinaryGateway {
         session.queue(&LogonRejected { code, reserved: 0 }.to_bytes(), usize::MAX);
         session.closing = true;
         session.input.clear();
-        session.consumed = 0;
         self.dirty.insert(slot);
     }
 
