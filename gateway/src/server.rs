@@ -42,6 +42,20 @@ const LISTENER: Token = Token(usize::MAX);
 const AWAIT_OUTPUTS: Duration = Duration::from_micros(10);
 const CORE: Token = Token(usize::MAX - 1);
 
+/// The next connection waiting on a non-blocking listener, or `None` when there is none.
+pub(crate) fn next_connection(
+    listener: &TcpListener,
+) -> std::io::Result<Option<(TcpStream, std::net::SocketAddr)>> {
+    loop {
+        match listener.accept() {
+            Ok(pair) => return Ok(Some(pair)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Limits of the server.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -275,13 +289,7 @@ impl Server {
     }
 
     fn accept(&mut self) -> std::io::Result<()> {
-        loop {
-            let (mut stream, peer) = match self.listener.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+        while let Some((mut stream, peer)) = next_connection(&self.listener)? {
             let open = self.connections.iter().filter(|c| c.is_some()).count();
             let limits = &self.api.market().limits;
             let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
@@ -325,6 +333,7 @@ impl Server {
                 }
             };
         }
+        Ok(())
     }
 
     /// A connection's socket is ready: go on with its handshake, read its frames, flush.

@@ -24,25 +24,7 @@ fn logon(server: &Server, user: &str, options: LogonOptions) -> BinaryClient {
 }
 
 fn limit(instrument: u32, side: u8, price: i64, qty: i64, client: &str) -> Vec<u8> {
-    NewOrder {
-        price,
-        qty,
-        trigger_price: 0,
-        expire_ns: 0,
-        quote_budget: 0,
-        instrument,
-        levels_max: 0,
-        side,
-        order_type: 0,
-        time_in_force: 0,
-        flags: 0,
-        self_trade: 0,
-        trigger_kind: 0,
-        trigger_source: 0,
-        reserved: 0,
-        client_order_id: wire::text(client),
-    }
-    .to_bytes()
+    NewOrder::limit(instrument, side, price, qty, client).to_bytes()
 }
 
 /// The next message that is not a heartbeat.

@@ -281,13 +281,7 @@ impl BinaryGateway {
 
     /// Accepts waiting connections and sends each its challenge.
     pub fn accept(&mut self, registry: &Registry, metrics: &Metrics) -> std::io::Result<()> {
-        loop {
-            let (mut stream, peer) = match self.listener.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+        while let Some((mut stream, peer)) = crate::server::next_connection(&self.listener)? {
             if self.sessions.iter().filter(|s| s.is_some()).count() >= self.config.sessions_max {
                 continue;
             }
@@ -325,6 +319,7 @@ impl BinaryGateway {
             self.dirty.insert(slot);
             metrics.connection(true, "");
         }
+        Ok(())
     }
 
     /// A session's socket is ready: read and handle its messages, then write what it has queued.
@@ -382,12 +377,9 @@ impl BinaryGateway {
                     if version == wire::VERSION {
                         self.message(slot, kind, message, shared);
                     } else {
-                        self.reject(
+                        self.refuse(
                             slot,
-                            kind,
-                            codes::MALFORMED,
-                            "unsupported protocol version",
-                            &[0; 36],
+                            &rejection(kind, codes::MALFORMED, "unsupported protocol version", &[0; 36], 0),
                             shared,
                         );
                     }
@@ -432,33 +424,41 @@ impl BinaryGateway {
         if let Err(wait) = session.bucket.take(shared.now_ns) {
             let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
             let client = client_id_of(kind, message);
-            self.reject_wait(
+            self.refuse(
                 slot,
-                kind,
-                codes::TOO_MANY_MESSAGES,
-                "too many messages",
-                &client,
-                wait_ms,
+                &rejection(kind, codes::TOO_MANY_MESSAGES, "too many messages", &client, wait_ms),
                 shared,
             );
             return;
         }
         let empty_kind = kind == Heartbeat::KIND || kind == wire::Logout::KIND;
         if empty_kind && message.len() != wire::HEADER_LEN {
-            self.reject(slot, kind, codes::MALFORMED, "wrong length for its kind", &[0; 36], shared);
+            self.refuse(
+                slot,
+                &rejection(kind, codes::MALFORMED, "wrong length for its kind", &[0; 36], 0),
+                shared,
+            );
             return;
         }
         match kind {
             Heartbeat::KIND => {}
             Logon::KIND => {
-                self.reject(slot, kind, codes::ALREADY_LOGGED_ON, "already logged on", &[0; 36], shared);
+                self.refuse(
+                    slot,
+                    &rejection(kind, codes::ALREADY_LOGGED_ON, "already logged on", &[0; 36], 0),
+                    shared,
+                );
             }
             wire::Logout::KIND => self.goodbye(slot, codes::LOGGED_OUT),
             NewOrder::KIND | wire::Cancel::KIND | CancelReplace::KIND | wire::MassCancel::KIND => {
                 self.order(slot, user, kind, message, shared);
             }
             Subscribe::KIND => self.subscribe(slot, message, shared),
-            _ => self.reject(slot, kind, codes::UNKNOWN_KIND, "unknown message kind", &[0; 36], shared),
+            _ => self.refuse(
+                slot,
+                &rejection(kind, codes::UNKNOWN_KIND, "unknown message kind", &[0; 36], 0),
+                shared,
+            ),
         }
     }
 
@@ -581,7 +581,7 @@ impl BinaryGateway {
         let command = match parse_order(user, kind, message, shared.api.market()) {
             Ok(command) => command,
             Err((code, text)) => {
-                self.reject(slot, kind, code, text, &client, shared);
+                self.refuse(slot, &rejection(kind, code, text, &client, 0), shared);
                 return;
             }
         };
@@ -589,7 +589,11 @@ impl BinaryGateway {
             && let Err((wait, _)) = shared.api.take_order(user, shared.now_ns)
         {
             let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
-            self.reject_wait(slot, kind, codes::TOO_MANY_ORDERS, "too many orders", &client, wait_ms, shared);
+            self.refuse(
+                slot,
+                &rejection(kind, codes::TOO_MANY_ORDERS, "too many orders", &client, wait_ms),
+                shared,
+            );
             return;
         }
         match shared.submit(Body::Command(command)) {
@@ -597,35 +601,43 @@ impl BinaryGateway {
                 self.submitted.insert(tag, Instant::now());
             }
             Err(SubmitError::Busy | SubmitError::Stopped) => {
-                self.reject(slot, kind, codes::SERVER_BUSY, "server busy, retry", &client, shared);
+                self.refuse(
+                    slot,
+                    &rejection(kind, codes::SERVER_BUSY, "server busy, retry", &client, 0),
+                    shared,
+                );
             }
         }
     }
 
     fn subscribe(&mut self, slot: usize, message: &[u8], shared: &mut Shared<'_>) {
         let Ok(subscribe) = Subscribe::decode(message) else {
-            self.reject(
+            self.refuse(
                 slot,
-                Subscribe::KIND,
-                codes::MALFORMED,
-                "wrong length for its kind",
-                &[0; 36],
+                &rejection(Subscribe::KIND, codes::MALFORMED, "wrong length for its kind", &[0; 36], 0),
                 shared,
             );
             return;
         };
         let market = shared.api.market();
         let Some(listed) = market.instruments.iter().find(|l| l.id.0 == subscribe.instrument) else {
-            self.reject(slot, Subscribe::KIND, codes::BAD_FIELD, "unknown instrument", &[0; 36], shared);
+            self.refuse(
+                slot,
+                &rejection(Subscribe::KIND, codes::BAD_FIELD, "unknown instrument", &[0; 36], 0),
+                shared,
+            );
             return;
         };
         if subscribe.flags > 3 || subscribe.depth_levels > SUBSCRIBE_LEVELS_MAX {
-            self.reject(
+            self.refuse(
                 slot,
-                Subscribe::KIND,
-                codes::BAD_FIELD,
-                "flags or depth_levels out of range",
-                &[0; 36],
+                &rejection(
+                    Subscribe::KIND,
+                    codes::BAD_FIELD,
+                    "flags or depth_levels out of range",
+                    &[0; 36],
+                    0,
+                ),
                 shared,
             );
             return;
@@ -650,12 +662,9 @@ impl BinaryGateway {
                     let query = DepthQuery { slot, generation, instrument: instrument.0, levels: Vec::new() };
                     self.queries.insert(tag, query);
                 }
-                Err(_) => self.reject(
+                Err(_) => self.refuse(
                     slot,
-                    Subscribe::KIND,
-                    codes::SERVER_BUSY,
-                    "server busy, retry",
-                    &[0; 36],
+                    &rejection(Subscribe::KIND, codes::SERVER_BUSY, "server busy, retry", &[0; 36], 0),
                     shared,
                 ),
             }
@@ -848,54 +857,26 @@ impl BinaryGateway {
     }
 
     fn goodbye(&mut self, slot: usize, code: u16) {
-        let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-        session.queue(&Goodbye { code, reserved: 0 }.to_bytes(), usize::MAX);
-        session.closing = true;
-        session.input.clear();
-        self.dirty.insert(slot);
+        self.last_word(slot, &Goodbye { code, reserved: 0 }.to_bytes());
     }
 
     fn refuse_logon(&mut self, slot: usize, code: u16) {
+        self.last_word(slot, &LogonRejected { code, reserved: 0 }.to_bytes());
+    }
+
+    /// Queues a session's last message; it is closed once that is written.
+    fn last_word(&mut self, slot: usize, message: &[u8]) {
         let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-        session.queue(&LogonRejected { code, reserved: 0 }.to_bytes(), usize::MAX);
+        session.queue(message, usize::MAX);
         session.closing = true;
         session.input.clear();
         self.dirty.insert(slot);
     }
 
-    fn reject(
-        &mut self,
-        slot: usize,
-        kind: u8,
-        code: u16,
-        text: &str,
-        client: &[u8; 36],
-        shared: &Shared<'_>,
-    ) {
-        self.reject_wait(slot, kind, code, text, client, 0, shared);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn reject_wait(
-        &mut self,
-        slot: usize,
-        kind: u8,
-        code: u16,
-        text: &str,
-        client: &[u8; 36],
-        retry_after_ms: u32,
-        shared: &Shared<'_>,
-    ) {
-        shared.metrics.error(i32::from(code));
+    /// Sends a `BusinessReject` (the session goes on), counted in the metrics.
+    fn refuse(&mut self, slot: usize, reject: &BusinessReject, shared: &Shared<'_>) {
+        shared.metrics.error(i32::from(reject.code));
         let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-        let reject = BusinessReject {
-            code,
-            refused_kind: kind,
-            reserved: 0,
-            retry_after_ms,
-            client_order_id: *client,
-            text: wire::text(text),
-        };
         if !session.queue(&reject.to_bytes(), self.config.write_buffer_bytes_max) {
             session.closing = true;
         }
@@ -1055,6 +1036,18 @@ fn millis(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
 }
 
+/// A gateway refusal of a message of `kind`.
+fn rejection(kind: u8, code: u16, text: &str, client: &[u8; 36], retry_after_ms: u32) -> BusinessReject {
+    BusinessReject {
+        code,
+        refused_kind: kind,
+        reserved: 0,
+        retry_after_ms,
+        client_order_id: *client,
+        text: wire::text(text),
+    }
+}
+
 /// The client order id field of a message that has one.
 fn client_id_of(kind: u8, message: &[u8]) -> [u8; 36] {
     let at = match kind {
@@ -1135,31 +1128,28 @@ pub fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -
     }
 }
 
+/// The wire's numbering of each enum: a field's value is its position in the table.
+const SIDES: [Side; 2] = [Side::Buy, Side::Sell];
+const ORDER_TYPES: [OrderType; 2] = [OrderType::Limit, OrderType::Market];
+const TIMES_IN_FORCE: [TimeInForce; 3] = [TimeInForce::Gtc, TimeInForce::Ioc, TimeInForce::Fok];
+const SELF_TRADE: [SelfTradePrevention; 4] = [
+    SelfTradePrevention::None,
+    SelfTradePrevention::CancelTaker,
+    SelfTradePrevention::CancelMaker,
+    SelfTradePrevention::CancelBoth,
+];
+
+/// The table's entry for a field's value, or a `BAD_FIELD` refusal naming it.
+fn pick<T: Copy>(table: &[T], value: u8, refusal: &'static str) -> Result<T, Refusal> {
+    table.get(usize::from(value)).copied().ok_or((codes::BAD_FIELD, refusal))
+}
+
 fn new_order(user: UserId, m: &NewOrder, market: &Validated) -> Result<Place, Refusal> {
     let bad = |what: &'static str| (codes::BAD_FIELD, what);
-    let side = match m.side {
-        0 => Side::Buy,
-        1 => Side::Sell,
-        _ => return Err(bad("side must be 0 or 1")),
-    };
-    let order_type = match m.order_type {
-        0 => OrderType::Limit,
-        1 => OrderType::Market,
-        _ => return Err(bad("order_type must be 0 or 1")),
-    };
-    let time_in_force = match m.time_in_force {
-        0 => TimeInForce::Gtc,
-        1 => TimeInForce::Ioc,
-        2 => TimeInForce::Fok,
-        _ => return Err(bad("time_in_force must be 0, 1 or 2")),
-    };
-    let self_trade = match m.self_trade {
-        0 => SelfTradePrevention::None,
-        1 => SelfTradePrevention::CancelTaker,
-        2 => SelfTradePrevention::CancelMaker,
-        3 => SelfTradePrevention::CancelBoth,
-        _ => return Err(bad("self_trade must be 0 to 3")),
-    };
+    let side = pick(&SIDES, m.side, "side must be 0 or 1")?;
+    let order_type = pick(&ORDER_TYPES, m.order_type, "order_type must be 0 or 1")?;
+    let time_in_force = pick(&TIMES_IN_FORCE, m.time_in_force, "time_in_force must be 0, 1 or 2")?;
+    let self_trade = pick(&SELF_TRADE, m.self_trade, "self_trade must be 0 to 3")?;
     if m.flags > 3 || m.reserved != 0 {
         return Err(bad("unknown flags"));
     }

@@ -16,7 +16,9 @@
 //! Complexity: O(1) per event but the taker's open quantity, found in a list of this command's
 //! orders (a handful).
 
-use ferrex_engine::{CancelReason, Command, Event, OrderId, OrderRef, UserId};
+use ferrex_engine::{
+    CancelReason, Command, Event, OrderId, OrderRef, OrderType, Price, Qty, Side, TimeInForce, UserId,
+};
 
 use super::wire::{self, CancelReject, ExecutionReport, NO_PRICE};
 
@@ -113,11 +115,7 @@ impl Reporter {
                 self.accepted = true;
                 self.open.push((a.order, a.qty.0));
                 let mut r = self.report(index, exec::NEW, a.order, a.instrument.0);
-                r.side = a.side as u8;
-                r.order_type = a.order_type as u8;
-                r.time_in_force = a.time_in_force as u8;
-                r.price = a.price.map_or(NO_PRICE, |p| p.0);
-                r.qty = a.qty.0;
+                describe(&mut r, (a.side, a.order_type, a.time_in_force), a.price, a.qty);
                 r.leaves_qty = a.qty.0;
                 r.client_order_id = client;
                 out.push(self.exec(a.user, &r));
@@ -175,11 +173,7 @@ impl Reporter {
             Some(Command::Place(p)) => {
                 let mut r = self.report(index, exec::REJECTED, OrderId(0), p.instrument.0);
                 r.reject_code = code;
-                r.side = p.side as u8;
-                r.order_type = p.order_type as u8;
-                r.time_in_force = p.time_in_force as u8;
-                r.price = p.price.map_or(NO_PRICE, |p| p.0);
-                r.qty = p.qty.0;
+                describe(&mut r, (p.side, p.order_type, p.time_in_force), p.price, p.qty);
                 r.client_order_id = p.client_order_id.0;
                 out.push(self.exec(user, &r));
                 return;
@@ -248,6 +242,20 @@ impl Reporter {
     }
 }
 
+/// The order's own fields of a new or rejected order's report.
+fn describe(
+    r: &mut ExecutionReport,
+    (side, order_type, tif): (Side, OrderType, TimeInForce),
+    price: Option<Price>,
+    qty: Qty,
+) {
+    r.side = side as u8;
+    r.order_type = order_type as u8;
+    r.time_in_force = tif as u8;
+    r.price = price.map_or(NO_PRICE, |p| p.0);
+    r.qty = qty.0;
+}
+
 /// Sets the timestamp of a report built before its command's time was known.
 pub fn patch_timestamp(report: &mut Report, timestamp_ns: u64) {
     use super::wire::Wire;
@@ -265,8 +273,7 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrex_engine::{Accepted, ClientOrderId, Fill, InstrumentId, OrderType, Place, Price, Qty, Side};
-    use ferrex_engine::{SelfTradePrevention, TimeInForce, TradeId};
+    use ferrex_engine::{Accepted, ClientOrderId, Fill, InstrumentId, Place, SelfTradePrevention, TradeId};
 
     #[test]
     fn a_crossing_order_reports_to_both_users_with_increasing_positions() {

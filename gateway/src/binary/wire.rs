@@ -524,6 +524,37 @@ messages! {
     }
 }
 
+impl NewOrder {
+    /// A GTC limit order with every other field at its default (no trigger, no expiry, no flags).
+    #[must_use]
+    pub fn limit(
+        instrument: u32,
+        side: u8,
+        price_ticks: i64,
+        qty_lots: i64,
+        client_order_id: &str,
+    ) -> NewOrder {
+        NewOrder {
+            price: price_ticks,
+            qty: qty_lots,
+            trigger_price: 0,
+            expire_ns: 0,
+            quote_budget: 0,
+            instrument,
+            levels_max: 0,
+            side,
+            order_type: 0,
+            time_in_force: 0,
+            flags: 0,
+            self_trade: 0,
+            trigger_kind: 0,
+            trigger_source: 0,
+            reserved: 0,
+            client_order_id: text(client_order_id),
+        }
+    }
+}
+
 const _: () = assert!(Logon::LEN <= CLIENT_MESSAGE_BYTES_MAX && NewOrder::LEN <= CLIENT_MESSAGE_BYTES_MAX);
 const _: () = assert!(SERVER_MESSAGE_BYTES_MAX <= u16::MAX as usize);
 
@@ -690,24 +721,7 @@ mod tests {
 
     #[test]
     fn a_message_round_trips_and_its_header_is_checked() {
-        let order = NewOrder {
-            price: 50_000,
-            qty: 3,
-            trigger_price: 0,
-            expire_ns: 0,
-            quote_budget: 0,
-            instrument: 1,
-            levels_max: 0,
-            side: 1,
-            order_type: 0,
-            time_in_force: 0,
-            flags: 1,
-            self_trade: 0,
-            trigger_kind: 0,
-            trigger_source: 0,
-            reserved: 0,
-            client_order_id: text("abc"),
-        };
+        let order = NewOrder { flags: 1, ..NewOrder::limit(1, 1, 50_000, 3, "abc") };
         let bytes = order.to_bytes();
         assert_eq!(header(&bytes), Some((96, 0x10, VERSION)));
         assert_eq!(NewOrder::decode(&bytes), Ok(order));
@@ -724,24 +738,7 @@ mod tests {
     fn generated() -> String {
         let mut out = markdown();
         out.push_str("### Examples\n\nA new order: buy 0.5 BTC-USDT at 60000.00 (instrument 0, tick 0.01, lot 0.0001), GTC, client order id `bot-1`:\n\n```\n");
-        let order = NewOrder {
-            price: 6_000_000,
-            qty: 5_000,
-            trigger_price: 0,
-            expire_ns: 0,
-            quote_budget: 0,
-            instrument: 0,
-            levels_max: 0,
-            side: 0,
-            order_type: 0,
-            time_in_force: 0,
-            flags: 0,
-            self_trade: 0,
-            trigger_kind: 0,
-            trigger_source: 0,
-            reserved: 0,
-            client_order_id: text("bot-1"),
-        };
+        let order = NewOrder::limit(0, 0, 6_000_000, 5_000, "bot-1");
         out.push_str(&annotated(&NewOrder::LAYOUT, &order.to_bytes()));
         out.push_str("```\n\nIts fill as the taker, 0.2 at 60000.00, with 0.3 left (journal sequence 42, index 3):\n\n```\n");
         let fill = ExecutionReport {

@@ -194,22 +194,9 @@ impl Scenario {
         let n = self.next;
         self.next += 1;
         let order = NewOrder {
-            price: price.max(1),
-            qty,
-            trigger_price: 0,
-            expire_ns: 0,
-            quote_budget: 0,
-            instrument: self.instrument,
-            levels_max: 0,
-            side,
-            order_type: 0,
             time_in_force,
-            flags: 0,
-            self_trade: 0,
-            trigger_kind: 0,
-            trigger_source: 0,
-            reserved: 0,
             client_order_id: client_id(n),
+            ..NewOrder::limit(self.instrument, side, price.max(1), qty, "")
         };
         out.resize(NewOrder::LEN, 0);
         order.encode(out);
