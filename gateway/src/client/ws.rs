@@ -29,6 +29,22 @@ fn socket(error: impl std::fmt::Display) -> WsError {
     WsError::Socket(error.to_string())
 }
 
+/// A request text with id `id`, signed with the key's HMAC secret exactly as Binance signs
+/// (`apiKey` and `timestamp` added to `params`, then `signature` over the sorted parameters).
+#[must_use]
+pub fn signed_request(
+    id: u64,
+    method: &str,
+    mut params: Map<String, Value>,
+    (api_key, secret): (&str, &str),
+) -> String {
+    params.insert("apiKey".into(), json!(api_key));
+    params.insert("timestamp".into(), json!(now_ms()));
+    let signature = sign(secret, &signature_payload(&params));
+    params.insert("signature".into(), json!(signature));
+    json!({"id": id, "method": method, "params": params}).to_string()
+}
+
 /// A connection to the WebSocket API.
 pub struct WsClient {
     ws: WebSocket<TcpStream>,
@@ -106,6 +122,23 @@ impl WsClient {
             }
         }
         Err(WsError::Socket(format!("no response to request {id} within {timeout:?}")))
+    }
+
+    /// Calls `f` with every message already received, without blocking (the socket must be
+    /// non-blocking: `socket().get_mut().set_nonblocking(true)`).
+    pub fn drain(&mut self, f: &mut dyn FnMut(Value)) -> Result<(), WsError> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => f(serde_json::from_str(text.as_str())?),
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => return Err(socket(e)),
+            }
+        }
     }
 
     /// The socket, to poll it without blocking.

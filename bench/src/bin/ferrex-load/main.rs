@@ -24,22 +24,21 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use ferrex_gateway::client::scenario::Kind;
+use ferrex_gateway::client::ws::{WsClient, signed_request};
 
 mod binary;
 mod report;
 use hdrhistogram::Histogram;
-use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket};
 
 #[derive(Parser)]
 #[command(name = "ferrex-load", about = "Load generator for the ferrex WebSocket API")]
@@ -234,77 +233,46 @@ fn start_server(durability: &str, core_wait: &str) -> Result<Server> {
     Ok(Server { child, address, binary, admin, dir })
 }
 
-fn connect(address: &str) -> Result<WebSocket<TcpStream>> {
-    let stream = TcpStream::connect(address)?;
-    stream.set_nodelay(true)?;
-    let (ws, _) =
-        tungstenite::client(format!("ws://{address}/"), stream).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(ws)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+fn connect(address: &str) -> Result<WsClient> {
+    let mut client = WsClient::connect(address)?;
+    client.socket().get_mut().set_nonblocking(true)?;
+    Ok(client)
 }
 
 /// The n-th order of `user`: even n places a resting buy, odd n cancels it.
 fn order(user: u32, n: u64) -> String {
     let pair = n / 2;
     let client_id = format!("o{user}x{pair}");
-    let mut params = if n.is_multiple_of(2) {
-        json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-               "price": format!("{}.00", 1_000 + pair % 1_000), "quantity": "0.0010", "newClientOrderId": client_id})
+    let (method, params) = if n.is_multiple_of(2) {
+        (
+            "order.place",
+            json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+               "price": format!("{}.00", 1_000 + pair % 1_000), "quantity": "0.0010", "newClientOrderId": client_id}),
+        )
     } else {
-        json!({"symbol": "BTC-USDT", "origClientOrderId": client_id})
+        ("order.cancel", json!({"symbol": "BTC-USDT", "origClientOrderId": client_id}))
     };
-    let map = params.as_object_mut().expect("object");
-    map.insert("apiKey".into(), json!(format!("load-{user}")));
-    map.insert("timestamp".into(), json!(now_ms()));
-    let mut pairs: Vec<String> = map
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-        .collect();
-    pairs.sort();
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(format!("secret-{user}").as_bytes()).expect("key");
-    mac.update(pairs.join("&").as_bytes());
-    map.insert("signature".into(), json!(hex::encode(mac.finalize().into_bytes())));
-    let method = if n.is_multiple_of(2) { "order.place" } else { "order.cancel" };
-    json!({"id": n, "method": method, "params": params}).to_string()
+    let Value::Object(params) = params else { unreachable!("an object literal") };
+    signed_request(n, method, params, (&format!("load-{user}"), &format!("secret-{user}")))
 }
 
 /// Reads every response available without blocking; calls `f` with each request id.
-fn drain(ws: &mut WebSocket<TcpStream>, f: &mut dyn FnMut(u64, &Value)) -> Result<()> {
-    loop {
-        match ws.read() {
-            Ok(Message::Text(text)) => {
-                let response: Value = serde_json::from_str(text.as_str())?;
-                if response["status"] != 200 {
-                    bail!("refused: {response}");
-                }
-                f(response["id"].as_u64().unwrap_or(0), &response);
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-            {
-                return Ok(());
-            }
-            Err(e) => bail!("connection: {e}"),
+fn drain(client: &mut WsClient, f: &mut dyn FnMut(u64)) -> Result<()> {
+    let mut refused = None;
+    client.drain(&mut |response| {
+        if response["status"] != 200 {
+            refused.get_or_insert(response.to_string());
         }
-    }
-}
-
-fn send(ws: &mut WebSocket<TcpStream>, text: String) -> Result<()> {
-    match ws.send(Message::text(text)) {
-        Ok(()) => Ok(()),
-        Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-        Err(e) => bail!("send: {e}"),
+        f(response["id"].as_u64().unwrap_or(0));
+    })?;
+    match refused {
+        Some(response) => bail!("refused: {response}"),
+        None => Ok(()),
     }
 }
 
 fn latency(server: &Server, rate: u64, seconds: f64) -> Result<Histogram<u64>> {
     let mut ws = connect(&server.address)?;
-    ws.get_mut().set_nonblocking(true)?;
     let count = (rate as f64 * seconds) as u64;
     let gap_ns = 1_000_000_000 / rate;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
@@ -315,11 +283,10 @@ fn latency(server: &Server, rate: u64, seconds: f64) -> Result<Histogram<u64>> {
         let now = epoch.elapsed().as_nanos() as u64;
         while sent < count && sent * gap_ns <= now {
             intended[sent as usize] = sent * gap_ns;
-            send(&mut ws, order(1, sent))?;
+            ws.send(order(1, sent))?;
             sent += 1;
         }
-        let _ = ws.flush();
-        drain(&mut ws, &mut |id, _| {
+        drain(&mut ws, &mut |id| {
             let now = epoch.elapsed().as_nanos() as u64;
             histogram.saturating_record(now.saturating_sub(intended[id as usize]).max(1));
             done += 1;
@@ -355,8 +322,7 @@ fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) 
             std::thread::spawn(move || -> Result<u64> {
                 let mut sockets = Vec::new();
                 for c in 0..per_thread {
-                    let mut ws = connect(&address)?;
-                    ws.get_mut().set_nonblocking(true)?;
+                    let ws = connect(&address)?;
                     let user = ((t * per_thread + c) as u32 % USERS) + 1;
                     sockets.push((ws, user, 0u64, 0u64));
                 }
@@ -364,11 +330,10 @@ fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) 
                 while Instant::now() < deadline {
                     for (ws, user, sent, done) in &mut sockets {
                         while *sent - *done < window as u64 {
-                            send(ws, order(*user, *sent))?;
+                            ws.send(order(*user, *sent))?;
                             *sent += 1;
                         }
-                        let _ = ws.flush();
-                        drain(ws, &mut |_, _| *done += 1)?;
+                        drain(ws, &mut |_| *done += 1)?;
                     }
                 }
                 for (_, _, _, done) in &sockets {
@@ -404,8 +369,9 @@ fn idle(server: &Server, connections: usize) -> Result<()> {
         sockets.push(connect(&server.address)?);
     }
     let mut probe = connect(&server.address)?;
-    probe.send(Message::text(json!({"id": 1, "method": "ping"}).to_string()))?;
-    let answered = matches!(probe.read()?, Message::Text(t) if t.as_str().contains("\"status\":200"));
+    probe.socket().get_mut().set_nonblocking(false)?;
+    probe.send(json!({"id": 1, "method": "ping"}).to_string())?;
+    let answered = probe.recv(Duration::from_secs(10))?.is_some_and(|r| r["status"] == 200);
     let after = rss_kib(pid)?;
     println!(
         "| {connections} idle connections | server RSS {before} KiB -> {after} KiB | {:.1} KiB per connection | still answers: {answered} |",
