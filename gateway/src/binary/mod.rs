@@ -122,6 +122,8 @@ pub const BINARY_BASE: usize = 1 << 30;
 pub const SUBSCRIBE_LEVELS_MAX: u32 = 200;
 
 const TICK: Duration = Duration::from_millis(100);
+/// How long an ending session may take to read its last message before it is dropped.
+pub const ENDING_GRACE: Duration = Duration::from_secs(1);
 
 /// The binary gateway's settings.
 #[derive(Clone, Debug)]
@@ -138,6 +140,8 @@ pub struct BinaryConfig {
     pub window_reports_max: usize,
     /// Open binary sessions at most.
     pub sessions_max: usize,
+    /// Open binary sessions per client IP address at most.
+    pub ip_sessions_max: u32,
 }
 
 /// What the binary gateway borrows from the server for one call.
@@ -195,7 +199,11 @@ struct Session {
     last_out: Instant,
     partial_since: Option<Instant>,
     bucket: Bucket,
-    closing: bool,
+    /// Since when the session is ending (its last message queued; it closes once that is
+    /// written, or after [`ENDING_GRACE`] if the client does not read it).
+    closing: Option<Instant>,
+    /// The reason of a cut-off (slow consumer, replay overrun), for the metrics.
+    cut: Option<&'static str>,
 }
 
 /// A depth query in flight for a subscriber.
@@ -233,6 +241,8 @@ pub struct BinaryGateway {
     rebuilds_running: usize,
     waker: Arc<mio::Waker>,
     dirty: Marks,
+    /// Open sessions per client IP address.
+    per_ip: HashMap<IpAddr, u32>,
     last_tick: Instant,
     instruments: Vec<Vec<u8>>,
 }
@@ -274,6 +284,7 @@ impl BinaryGateway {
             rebuilds_running: 0,
             waker,
             dirty: Marks::default(),
+            per_ip: HashMap::new(),
             last_tick: Instant::now(),
             instruments,
         })
@@ -282,9 +293,13 @@ impl BinaryGateway {
     /// Accepts waiting connections and sends each its challenge.
     pub fn accept(&mut self, registry: &Registry, metrics: &Metrics) -> std::io::Result<()> {
         while let Some((mut stream, peer)) = crate::server::next_connection(&self.listener)? {
-            if self.sessions.iter().filter(|s| s.is_some()).count() >= self.config.sessions_max {
+            let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+            if self.sessions.iter().filter(|s| s.is_some()).count() >= self.config.sessions_max
+                || from_ip >= self.config.ip_sessions_max
+            {
                 continue;
             }
+            *self.per_ip.entry(peer.ip()).or_default() += 1;
             let _ = stream.set_nodelay(true);
             let slot = self.sessions.iter().position(Option::is_none).unwrap_or(self.sessions.len());
             if slot == self.sessions.len() {
@@ -311,7 +326,8 @@ impl BinaryGateway {
                 last_out: now,
                 partial_since: None,
                 bucket: Bucket::new(1000, Duration::from_secs(1), 0),
-                closing: false,
+                closing: None,
+                cut: None,
             };
             let challenge = Challenge { nonce, server_time_ms: crate::api::now_ms() };
             session.queue(&challenge.to_bytes(), usize::MAX);
@@ -328,7 +344,7 @@ impl BinaryGateway {
         let mut buffer = [0u8; 4096];
         loop {
             let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-            if session.closing {
+            if session.closing.is_some() {
                 break;
             }
             match session.stream.read(&mut buffer) {
@@ -362,7 +378,7 @@ impl BinaryGateway {
         let mut bad = false;
         loop {
             match self.sessions.get(slot) {
-                Some(Some(session)) if !session.closing => {}
+                Some(Some(session)) if session.closing.is_none() => {}
                 _ => break,
             }
             match frame(&input[at..]) {
@@ -391,7 +407,7 @@ impl BinaryGateway {
             self.goodbye(slot, codes::BAD_FRAME);
         }
         let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-        if session.closing {
+        if session.closing.is_some() {
             return;
         }
         let mut input = input;
@@ -719,13 +735,13 @@ impl BinaryGateway {
                 match &mut session.state {
                     State::Live { .. } => {
                         if !session.queue(report.message(), self.config.write_buffer_bytes_max) {
-                            session.closing = true;
+                            session.cut(codes::SLOW_CONSUMER, "slow");
                         }
                         self.dirty.insert(slot);
                     }
                     State::Replaying { held, .. } => {
                         if held.len() >= HELD_REPORTS_MAX {
-                            session.closing = true;
+                            session.cut(codes::REPLAY_OVERRUN, "replay overrun");
                             self.dirty.insert(slot);
                         } else {
                             held.push(report);
@@ -748,7 +764,7 @@ impl BinaryGateway {
             for &slot in subscribers {
                 if let Some(Some(session)) = self.sessions.get_mut(slot) {
                     if !session.queue(&bytes, self.config.write_buffer_bytes_max) {
-                        session.closing = true;
+                        session.cut(codes::SLOW_CONSUMER, "slow");
                     }
                     self.dirty.insert(slot);
                 }
@@ -798,7 +814,7 @@ impl BinaryGateway {
         let Some(Some(session)) = self.sessions.get_mut(query.slot) else { return };
         let bytes = wire::depth_snapshot(query.instrument, sequence, &query.levels);
         if !session.queue(&bytes, self.config.write_buffer_bytes_max) {
-            session.closing = true;
+            session.cut(codes::SLOW_CONSUMER, "slow");
         }
         self.depth_subscribers.entry(query.instrument).or_default().insert(query.slot);
         self.dirty.insert(query.slot);
@@ -813,8 +829,15 @@ impl BinaryGateway {
         self.last_tick = now;
         let heartbeat = Heartbeat {}.to_bytes();
         let mut idle = Vec::new();
+        let mut stuck = Vec::new();
         for (slot, session) in self.sessions.iter_mut().enumerate() {
             let Some(session) = session else { continue };
+            if let Some(since) = session.closing {
+                if now.duration_since(since) > ENDING_GRACE {
+                    stuck.push(slot);
+                }
+                continue;
+            }
             let stalled =
                 session.partial_since.is_some_and(|t| now.duration_since(t) > self.config.idle_timeout);
             if now.duration_since(session.last_in) > self.config.idle_timeout || stalled {
@@ -830,6 +853,10 @@ impl BinaryGateway {
             shared.metrics.error(i32::from(codes::IDLE_TIMEOUT));
             self.goodbye(slot, codes::IDLE_TIMEOUT);
         }
+        for slot in stuck {
+            // It does not read even its last message: drop the connection.
+            self.end(slot, "unread goodbye", shared);
+        }
         self.flush(shared);
     }
 
@@ -838,16 +865,10 @@ impl BinaryGateway {
         let dirty = self.dirty.take();
         for &slot in &dirty {
             let Some(Some(session)) = self.sessions.get_mut(slot) else { continue };
-            let slow =
-                session.closing && !session.output.is_empty() && session.sent == 0 && !session.said_goodbye();
-            if slow {
-                // Cut off for its send buffer: say why, best effort.
-                session.output.clear();
-                session.queue(&Goodbye { code: codes::SLOW_CONSUMER, reserved: 0 }.to_bytes(), usize::MAX);
-            }
             match session.write_out() {
-                Ok(()) if session.closing && session.output.len() == session.sent => {
-                    self.end(slot, if slow { "slow" } else { "goodbye" }, shared);
+                Ok(()) if session.closing.is_some() && session.output.is_empty() => {
+                    let reason = session.cut.unwrap_or("goodbye");
+                    self.end(slot, reason, shared);
                 }
                 Ok(()) => {}
                 Err(_) => self.end(slot, "error", shared),
@@ -867,8 +888,10 @@ impl BinaryGateway {
     /// Queues a session's last message; it is closed once that is written.
     fn last_word(&mut self, slot: usize, message: &[u8]) {
         let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
-        session.queue(message, usize::MAX);
-        session.closing = true;
+        if session.closing.is_none() {
+            session.queue(message, usize::MAX);
+            session.closing = Some(Instant::now());
+        }
         session.input.clear();
         self.dirty.insert(slot);
     }
@@ -878,7 +901,7 @@ impl BinaryGateway {
         shared.metrics.error(i32::from(reject.code));
         let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
         if !session.queue(&reject.to_bytes(), self.config.write_buffer_bytes_max) {
-            session.closing = true;
+            session.cut(codes::SLOW_CONSUMER, "slow");
         }
         self.dirty.insert(slot);
     }
@@ -888,6 +911,12 @@ impl BinaryGateway {
         let Some(mut session) = self.sessions.get_mut(slot).and_then(Option::take) else { return };
         let _ = session.stream.flush();
         self.generations[slot] += 1;
+        if let Some(count) = self.per_ip.get_mut(&session.ip) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_ip.remove(&session.ip);
+            }
+        }
         shared.metrics.connection(false, reason);
         tracing::debug!(session = slot, reason, ip = %session.ip, "binary session ended");
         for subscribers in self.depth_subscribers.values_mut().chain(self.trade_subscribers.values_mut()) {
@@ -972,11 +1001,17 @@ impl Session {
         true
     }
 
-    fn said_goodbye(&self) -> bool {
-        let unsent = &self.output[self.sent..];
-        unsent.len() >= Goodbye::LEN && unsent[unsent.len() - Goodbye::LEN + 2] == Goodbye::KIND
-            || unsent.len() >= LogonRejected::LEN
-                && unsent[unsent.len() - LogonRejected::LEN + 2] == LogonRejected::KIND
+    /// Cuts the session off: what it has not been sent is dropped, a `Goodbye` with `code` is
+    /// its last message (if it still reads), then it closes.
+    fn cut(&mut self, code: u16, reason: &'static str) {
+        if self.closing.is_some() {
+            return;
+        }
+        self.output.truncate(self.sent);
+        self.output.extend_from_slice(&Goodbye { code, reserved: 0 }.to_bytes());
+        self.closing = Some(Instant::now());
+        self.cut = Some(reason);
+        self.input.clear();
     }
 
     /// Writes as much as the socket takes.

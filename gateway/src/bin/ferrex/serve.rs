@@ -218,6 +218,7 @@ pub fn serve(args: &ServeArgs, on_ready: Option<OnReady>) -> anyhow::Result<()> 
             write_buffer_bytes_max: 1 << 20,
             window_reports_max: config.server.replay_window_reports.max(1),
             sessions_max: config.server.connections_max,
+            ip_sessions_max: config.limits.ip_connections_max,
         };
         server.enable_binary(binary, listener, recovered_sequence)?;
     }
