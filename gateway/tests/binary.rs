@@ -245,3 +245,35 @@ fn garbage_half_frames_oversize_lengths_and_stalls_are_cut_off_and_nobody_else_n
     assert_eq!((new.exec_type, fill.exec_type, fill.last_qty), (exec::NEW, exec::FILL, 10));
     assert!(server.stop());
 }
+
+#[test]
+fn a_client_that_does_not_read_is_cut_off_at_its_buffer_bound_and_nobody_else_notices() {
+    let dir = TempDir::new("binary-slow");
+    let server = Server::start(&dir);
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
+    // Each of these 8-byte messages of an unknown kind earns a 112-byte reject (or a rate-limit
+    // reject): the server's queue for a client that never reads grows past its 1 MiB bound.
+    let (mut flood, _) = logon(&server, "carol", LogonOptions::default()).into_stream();
+    flood.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let garbage: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], 4096).flatten().collect();
+    for _ in 0..64 {
+        if flood.write_all(&garbage).is_err() {
+            break;
+        }
+    }
+    // Bob trades meanwhile, unaffected.
+    bob.send(&limit(btc, 0, 5_000_000, 10, "unaffected")).unwrap();
+    assert_eq!(report(&mut bob).exec_type, exec::NEW);
+    // The flooder's connection ends: whatever it reads now finishes with the server's close.
+    let _ = read_to_close(&mut flood);
+    let metrics = server.admin_get("/metrics").1;
+    let cut = metrics.lines().any(|l| {
+        l.starts_with("ferrex_disconnects_total")
+            && (l.contains("reason=\"slow\"") || l.contains("unread goodbye"))
+    });
+    assert!(cut, "a slow-consumer disconnect is counted:\n{metrics}");
+    bob.send(&limit(btc, 0, 5_000_001, 10, "still-fine")).unwrap();
+    assert_eq!(report(&mut bob).exec_type, exec::NEW);
+    assert!(server.stop());
+}
