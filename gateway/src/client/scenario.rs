@@ -13,9 +13,9 @@
 //! answers (the first report of a new order, the cancel or replace outcome), so a caller can
 //! measure each message's round trip. Invariants: a resting order has at most one cancel or
 //! replace in flight; the scenario acts only on orders its reports showed resting.
-//! Complexity: O(1) per message but a removal from the live list (O(live)).
+//! Complexity: O(1) per message and per report.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::binary::reports::exec;
 use crate::binary::wire::{self, CancelReject, CancelReplace, ExecutionReport, NewOrder};
@@ -59,6 +59,8 @@ pub struct Scenario {
     mid_start: i64,
     orders_target: usize,
     live: Vec<Live>,
+    /// Where each live order is in `live`.
+    at: HashMap<u64, usize>,
     busy: HashSet<u64>,
     /// Pairs: placed orders waiting for their cancel.
     to_cancel: Vec<u64>,
@@ -78,6 +80,7 @@ impl Scenario {
             mid_start: mid_ticks,
             orders_target: if kind == Kind::Market { 10 } else { 250 },
             live: Vec::new(),
+            at: HashMap::new(),
             busy: HashSet::new(),
             to_cancel: Vec::new(),
             next: 0,
@@ -227,10 +230,18 @@ impl Scenario {
     }
 
     fn remove(&mut self, order: u64) {
-        if let Some(at) = self.live.iter().position(|l| l.order == order) {
+        if let Some(at) = self.at.remove(&order) {
             self.live.swap_remove(at);
+            if let Some(moved) = self.live.get(at) {
+                self.at.insert(moved.order, at);
+            }
         }
         self.busy.remove(&order);
+    }
+
+    fn add(&mut self, live: Live) {
+        self.at.insert(live.order, self.live.len());
+        self.live.push(live);
     }
 
     /// Learns from an execution report; returns the key it answers, if any.
@@ -239,7 +250,7 @@ impl Scenario {
             exec::NEW => {
                 let n = client_number(&report.client_order_id)?;
                 if report.time_in_force == 0 {
-                    self.live.push(Live { order: report.order_id, side: report.side, client: n });
+                    self.add(Live { order: report.order_id, side: report.side, client: n });
                     if self.kind == Kind::Pairs {
                         self.to_cancel.push(report.order_id);
                     }

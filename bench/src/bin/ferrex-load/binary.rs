@@ -21,6 +21,8 @@ const MID_TICKS: i64 = 6_000_000;
 pub struct Conn {
     stream: TcpStream,
     input: Vec<u8>,
+    /// Read buffer (allocated once).
+    chunk: Vec<u8>,
     output: Vec<u8>,
     sent: usize,
     scenario: Scenario,
@@ -48,6 +50,7 @@ impl Conn {
         Ok(Conn {
             stream,
             input,
+            chunk: vec![0; 1 << 14],
             output: Vec::with_capacity(1 << 16),
             sent: 0,
             scenario: Scenario::new(kind, instrument, MID_TICKS, seed),
@@ -94,11 +97,10 @@ impl Conn {
             self.output.clear();
             self.sent = 0;
         }
-        let mut chunk = [0u8; 1 << 14];
         loop {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(&mut self.chunk) {
                 Ok(0) => bail!("the server closed the session"),
-                Ok(n) => self.input.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.input.extend_from_slice(&self.chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
@@ -233,8 +235,8 @@ pub fn throughput(
                 let epoch = Instant::now();
                 while Instant::now() < deadline {
                     let before: u64 = conns.iter().map(|c| c.done).sum();
+                    let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     for conn in &mut conns {
-                        let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
                         while conn.in_flight() < window {
                             conn.queue(now);
                         }
