@@ -209,7 +209,10 @@ impl MarketData {
             "isBuyerMaker": fill.aggressor == Side::Sell,
         }));
         if wants(Topic::Trade(i)) {
-            out.push((Topic::Trade(i), stream(&format!("{}@trade", listed.symbol), data)));
+            out.push((
+                Topic::Trade(i),
+                stream(&format!("{}@trade", listed.symbol.to_ascii_lowercase()), data),
+            ));
         }
         let maker_side = if fill.aggressor == Side::Buy { Side::Sell } else { Side::Buy };
         for (user, order, maker, side) in [
@@ -263,7 +266,10 @@ impl MarketData {
                     .collect();
                 let data = json!({"e": "depthUpdate", "E": time_ms, "s": listed.symbol, "U": book.last_u + 1,
                               "u": book.changed_through, "b": bids, "a": asks});
-                out.push((Topic::Depth(i), stream(&format!("{}@depth", listed.symbol), data)));
+                out.push((
+                    Topic::Depth(i),
+                    stream(&format!("{}@depth", listed.symbol.to_ascii_lowercase()), data),
+                ));
             }
             book.last_u = book.changed_through;
             book.changes.clear();
@@ -282,7 +288,10 @@ impl MarketData {
                 let data = json!({"u": book.last_u, "s": listed.symbol, "b": price(top.0), "B": qty(top.0),
                                   "a": price(top.1), "A": qty(top.1)});
                 if wants(Topic::BookTicker(i)) {
-                    out.push((Topic::BookTicker(i), stream(&format!("{}@bookTicker", listed.symbol), data)));
+                    out.push((
+                        Topic::BookTicker(i),
+                        stream(&format!("{}@bookTicker", listed.symbol.to_ascii_lowercase()), data),
+                    ));
                 }
             }
         }
