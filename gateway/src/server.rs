@@ -38,9 +38,22 @@ use crate::metrics::Metrics;
 use crate::tags::TagMap;
 
 const LISTENER: Token = Token(usize::MAX);
+/// A connection's frames are gathered up to this many bytes and written by the flush that
+/// ends each turn of the loop (one `send` per connection per batch, not one per frame).
+const WRITE_BATCH_BYTES: usize = 64 << 10;
 /// How long the loop polls the core's outputs before it sleeps while commands are in flight.
 const AWAIT_OUTPUTS: Duration = Duration::from_micros(10);
 const CORE: Token = Token(usize::MAX - 1);
+
+/// Whether a frame was taken by tungstenite: written, or buffered because the socket would block
+/// (the flush at the end of the turn, or the next writable event, sends it).
+fn queued(written: Result<(), tungstenite::Error>) -> bool {
+    match written {
+        Ok(()) => true,
+        Err(tungstenite::Error::Io(e)) => e.kind() == ErrorKind::WouldBlock,
+        Err(_) => false,
+    }
+}
 
 /// The next connection waiting on a non-blocking listener, or `None` when there is none.
 pub(crate) fn next_connection(
@@ -320,7 +333,7 @@ impl Server {
             )?;
             let config = WebSocketConfig::default()
                 .read_buffer_size(4096)
-                .write_buffer_size(0)
+                .write_buffer_size(WRITE_BATCH_BYTES)
                 .max_write_buffer_size(self.limits.write_buffer_bytes_max)
                 .max_message_size(Some(self.limits.frame_bytes_max))
                 .max_frame_size(Some(self.limits.frame_bytes_max));
@@ -357,7 +370,7 @@ impl Server {
             match ws.read() {
                 Ok(Message::Text(text)) => {
                     if let Some(reply) = self.handle(slot, text.as_str())
-                        && ws.write(Message::text(reply)).is_err()
+                        && !queued(ws.write(Message::text(reply)))
                     {
                         self.forget(slot, "error");
                         return;
@@ -370,7 +383,7 @@ impl Server {
                         codes::MALFORMED,
                         "Binary frames are not accepted here.",
                     );
-                    if ws.write(Message::text(reply)).is_err() {
+                    if !queued(ws.write(Message::text(reply))) {
                         self.forget(slot, "error");
                         return;
                     }
@@ -391,13 +404,9 @@ impl Server {
                 }
             }
         }
-        match ws.flush() {
-            Ok(()) => {}
-            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => {
-                self.forget(slot, "error");
-                return;
-            }
+        if !queued(ws.flush()) {
+            self.forget(slot, "error");
+            return;
         }
         self.connections[slot] = Some(Conn::Open(ws));
     }
@@ -547,24 +556,18 @@ impl Server {
             let text = tungstenite::Utf8Bytes::from(text.clone());
             for &slot in listeners {
                 let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) else { continue };
-                match ws.write(Message::Text(text.clone())) {
-                    Ok(()) => {
-                        touched.insert(slot);
-                    }
-                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
-                        touched.insert(slot);
-                    }
-                    Err(_) => slow.push(slot),
+                if queued(ws.write(Message::Text(text.clone()))) {
+                    touched.insert(slot);
+                } else {
+                    slow.push(slot);
                 }
             }
         }
         for slot in touched {
-            if let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) {
-                match ws.flush() {
-                    Ok(()) => {}
-                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => slow.push(slot),
-                }
+            if let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot)
+                && !queued(ws.flush())
+            {
+                slow.push(slot);
             }
         }
         for slot in slow {
@@ -575,6 +578,7 @@ impl Server {
 
     /// Answers each request whose `Done` arrived.
     fn answer(&mut self, outputs: &[Output]) {
+        let mut to_flush = Vec::new();
         for output in outputs {
             let tag = output.origin.tag;
             let Some(flight) = self.in_flight.get_mut(&tag) else { continue };
@@ -609,11 +613,19 @@ impl Server {
             };
             self.metrics.latency(flight.started.elapsed());
             let Some(Some(Conn::Open(ws))) = self.connections.get_mut(flight.connection) else { continue };
-            let sent = ws.write(Message::text(response)).and_then(|()| ws.flush());
-            match sent {
-                Ok(()) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => self.forget(flight.connection, "error"),
+            if queued(ws.write(Message::text(response))) {
+                to_flush.push(flight.connection);
+            } else {
+                self.forget(flight.connection, "error");
+            }
+        }
+        // One write to each socket for all of its answers in this batch.
+        to_flush.sort_unstable();
+        to_flush.dedup();
+        for slot in to_flush {
+            let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) else { continue };
+            if !queued(ws.flush()) {
+                self.forget(slot, "error");
             }
         }
     }

@@ -56,7 +56,12 @@ impl WsClient {
     pub fn connect(address: &str) -> Result<WsClient, WsError> {
         let stream = TcpStream::connect(address).map_err(socket)?;
         stream.set_nodelay(true).map_err(socket)?;
-        let (ws, _) = tungstenite::client(format!("ws://{address}/"), stream).map_err(socket)?;
+        // A small read buffer: tungstenite's default (128 KiB) is cleared on every read, which
+        // costs more than the message when a caller polls many sockets.
+        let config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+        let (ws, _) =
+            tungstenite::client::client_with_config(format!("ws://{address}/"), stream, Some(config))
+                .map_err(socket)?;
         Ok(WsClient { ws, next_id: 1 })
     }
 
@@ -86,6 +91,24 @@ impl WsClient {
     /// Sends a text frame.
     pub fn send(&mut self, text: String) -> Result<(), WsError> {
         match self.ws.send(Message::text(text)) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(socket(e)),
+        }
+    }
+
+    /// Queues a text frame without writing it yet ([`WsClient::flush`] writes what is queued).
+    pub fn write(&mut self, text: String) -> Result<(), WsError> {
+        match self.ws.write(Message::text(text)) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(socket(e)),
+        }
+    }
+
+    /// Writes what is queued (as much as a non-blocking socket takes).
+    pub fn flush(&mut self) -> Result<(), WsError> {
+        match self.ws.flush() {
             Ok(()) => Ok(()),
             Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(socket(e)),
@@ -130,6 +153,23 @@ impl WsClient {
         loop {
             match self.ws.read() {
                 Ok(Message::Text(text)) => f(serde_json::from_str(text.as_str())?),
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => return Err(socket(e)),
+            }
+        }
+    }
+
+    /// Like [`WsClient::drain`], but hands over each message's text unparsed (for a caller that
+    /// needs one field and would rather not build a JSON tree per message).
+    pub fn drain_text(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), WsError> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => f(text.as_str()),
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>

@@ -58,11 +58,23 @@ struct Cli {
     /// The order flow of binary sessions.
     #[arg(long, value_enum, default_value_t = ScenarioArg::Pairs)]
     scenario: ScenarioArg,
+    /// WebSocket requests: on a `session.logon` session (no per-request signature, as a
+    /// Binance client after logon) or each signed with HMAC-SHA256.
+    #[arg(long, value_enum, default_value_t = Auth::Session)]
+    auth: Auth,
     /// Where latency runs write their `.hgrm` and `.svg`.
     #[arg(long, default_value = "target/ferrex-load")]
     out: PathBuf,
     #[command(subcommand)]
     mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Auth {
+    /// `session.logon` once, then unsigned requests.
+    Session,
+    /// Every request signed.
+    Signed,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,21 +245,48 @@ fn start_server(durability: &str, core_wait: &str) -> Result<Server> {
     Ok(Server { child, address, binary, admin, dir })
 }
 
-fn connect(address: &str) -> Result<WsClient> {
+/// A connection for load user `user`, logged on with `session.logon` when `session` (requests
+/// then carry no signature, as a Binance client's after logon) and non-blocking.
+fn connect(address: &str, user: u32, session: bool) -> Result<WsClient> {
     let mut client = WsClient::connect(address)?;
+    if session {
+        let logon = client.signed(
+            "session.logon",
+            serde_json::Map::new(),
+            &format!("load-{user}"),
+            &format!("secret-{user}"),
+        );
+        let answer = client.call(logon, Duration::from_secs(10))?;
+        if answer["status"] != 200 {
+            bail!("session.logon refused: {answer}");
+        }
+    }
     client.socket().get_mut().set_nonblocking(true)?;
     Ok(client)
 }
 
-/// The n-th order of `user`: even n places a resting buy, odd n cancels it.
-fn order(user: u32, n: u64) -> String {
+/// The n-th order of `user`: even n places a resting buy, odd n cancels it; signed with the
+/// user's HMAC secret, or plain text on a logged-on session.
+fn order(user: u32, n: u64, session: bool) -> String {
     let pair = n / 2;
     let client_id = format!("o{user}x{pair}");
+    let price = 1_000 + pair % 1_000;
+    if session {
+        return if n.is_multiple_of(2) {
+            format!(
+                r#"{{"id":{n},"method":"order.place","params":{{"symbol":"BTC-USDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":"{price}.00","quantity":"0.0010","newClientOrderId":"{client_id}"}}}}"#
+            )
+        } else {
+            format!(
+                r#"{{"id":{n},"method":"order.cancel","params":{{"symbol":"BTC-USDT","origClientOrderId":"{client_id}"}}}}"#
+            )
+        };
+    }
     let (method, params) = if n.is_multiple_of(2) {
         (
             "order.place",
             json!({"symbol": "BTC-USDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-               "price": format!("{}.00", 1_000 + pair % 1_000), "quantity": "0.0010", "newClientOrderId": client_id}),
+               "price": format!("{price}.00"), "quantity": "0.0010", "newClientOrderId": client_id}),
         )
     } else {
         ("order.cancel", json!({"symbol": "BTC-USDT", "origClientOrderId": client_id}))
@@ -256,14 +295,18 @@ fn order(user: u32, n: u64) -> String {
     signed_request(n, method, params, (&format!("load-{user}"), &format!("secret-{user}")))
 }
 
-/// Reads every response available without blocking; calls `f` with each request id.
+/// Reads every response available without blocking; calls `f` with each request id. A response
+/// is read for its `id` and `status` only (no JSON tree per message).
 fn drain(client: &mut WsClient, f: &mut dyn FnMut(u64)) -> Result<()> {
     let mut refused = None;
-    client.drain(&mut |response| {
-        if response["status"] != 200 {
-            refused.get_or_insert(response.to_string());
+    client.drain_text(&mut |text| {
+        if !text.contains("\"status\":200") {
+            refused.get_or_insert(text.to_string());
         }
-        f(response["id"].as_u64().unwrap_or(0));
+        let id = text.split_once("\"id\":").map_or(0, |(_, rest)| {
+            rest.bytes().take_while(u8::is_ascii_digit).fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+        });
+        f(id);
     })?;
     match refused {
         Some(response) => bail!("refused: {response}"),
@@ -271,8 +314,8 @@ fn drain(client: &mut WsClient, f: &mut dyn FnMut(u64)) -> Result<()> {
     }
 }
 
-fn latency(server: &Server, rate: u64, seconds: f64) -> Result<Histogram<u64>> {
-    let mut ws = connect(&server.address)?;
+fn latency(server: &Server, rate: u64, seconds: f64, session: bool) -> Result<Histogram<u64>> {
+    let mut ws = connect(&server.address, 1, session)?;
     let count = (rate as f64 * seconds) as u64;
     let gap_ns = 1_000_000_000 / rate;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
@@ -283,7 +326,7 @@ fn latency(server: &Server, rate: u64, seconds: f64) -> Result<Histogram<u64>> {
         let now = epoch.elapsed().as_nanos() as u64;
         while sent < count && sent * gap_ns <= now {
             intended[sent as usize] = sent * gap_ns;
-            ws.send(order(1, sent))?;
+            ws.send(order(1, sent, session))?;
             sent += 1;
         }
         drain(&mut ws, &mut |id| {
@@ -311,7 +354,7 @@ fn print_row(load: &str, count: u64, histogram: &Histogram<u64>) {
     );
 }
 
-fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) -> Result<()> {
+fn throughput(server: &Server, connections: usize, window: usize, seconds: f64, session: bool) -> Result<()> {
     let threads = connections.min(2);
     let per_thread = connections.div_ceil(threads);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
@@ -322,19 +365,37 @@ fn throughput(server: &Server, connections: usize, window: usize, seconds: f64) 
             std::thread::spawn(move || -> Result<u64> {
                 let mut sockets = Vec::new();
                 for c in 0..per_thread {
-                    let ws = connect(&address)?;
                     let user = ((t * per_thread + c) as u32 % USERS) + 1;
+                    let ws = connect(&address, user, session)?;
                     sockets.push((ws, user, 0u64, 0u64));
                 }
+                // Sleep in `poll` until a connection has answers: polling a hundred sockets in
+                // a loop would take a CPU from the server.
+                let mut poll = mio::Poll::new()?;
+                for (i, (ws, ..)) in sockets.iter_mut().enumerate() {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(ws.socket().get_ref());
+                    poll.registry().register(
+                        &mut mio::unix::SourceFd(&fd),
+                        mio::Token(i),
+                        mio::Interest::READABLE,
+                    )?;
+                }
+                let mut events = mio::Events::with_capacity(1024);
                 let mut completed = 0u64;
+                let mut ready: Vec<usize> = (0..sockets.len()).collect();
                 while Instant::now() < deadline {
-                    for (ws, user, sent, done) in &mut sockets {
+                    for &i in &ready {
+                        let (ws, user, sent, done) = &mut sockets[i];
+                        drain(ws, &mut |_| *done += 1)?;
                         while *sent - *done < window as u64 {
-                            ws.send(order(*user, *sent))?;
+                            ws.write(order(*user, *sent, session))?;
                             *sent += 1;
                         }
-                        drain(ws, &mut |_| *done += 1)?;
+                        ws.flush()?;
                     }
+                    poll.poll(&mut events, Some(Duration::from_millis(5)))?;
+                    ready.clear();
+                    ready.extend(events.iter().map(|e| e.token().0));
                 }
                 for (_, _, _, done) in &sockets {
                     completed += done;
@@ -366,9 +427,9 @@ fn idle(server: &Server, connections: usize) -> Result<()> {
     let before = rss_kib(pid)?;
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
-        sockets.push(connect(&server.address)?);
+        sockets.push(connect(&server.address, 1, false)?);
     }
-    let mut probe = connect(&server.address)?;
+    let mut probe = connect(&server.address, 1, false)?;
     probe.socket().get_mut().set_nonblocking(false)?;
     probe.send(json!({"id": 1, "method": "ping"}).to_string())?;
     let answered = probe.recv(Duration::from_secs(10))?.is_some_and(|r| r["status"] == 200);
@@ -411,7 +472,7 @@ fn main() -> Result<()> {
                 }
                 histogram
             } else {
-                latency(&server, rate, cli.seconds)?
+                latency(&server, rate, cli.seconds, cli.auth == Auth::Session)?
             };
             let name = format!(
                 "latency-{}-{scenario}-{rate}-{}",
@@ -446,7 +507,7 @@ fn main() -> Result<()> {
                 );
                 Ok(())
             } else {
-                throughput(&server, connections, window, cli.seconds)
+                throughput(&server, connections, window, cli.seconds, cli.auth == Auth::Session)
             }
         }
         Mode::Idle { connections } => idle(&server, connections),
