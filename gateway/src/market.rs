@@ -20,6 +20,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::tags::TagMap;
+
 use ferrex_engine::runtime::message::{Answer, Item, Output};
 use ferrex_engine::{CancelReason, Event, InstrumentId, Price, Qty, Side, TimeInForce, UserId};
 use serde_json::{Value, json};
@@ -43,10 +45,65 @@ pub enum Topic {
 /// The best bid and the best ask (price, quantity), if any.
 type Top = (Option<(Price, Qty)>, Option<(Price, Qty)>);
 
+/// One side of a book mirror: every level's total, and its best level, found again by a scan
+/// only when the best level empties (a hash map update per level change instead of a tree's).
 #[derive(Default)]
+struct Levels {
+    totals: TagMap<i64>,
+    best: Option<(Price, Qty)>,
+    /// The best level emptied; `best` is found again when asked for.
+    stale: bool,
+    /// Bids (the highest price is best) or asks (the lowest).
+    bids: bool,
+}
+
+impl Levels {
+    fn new(bids: bool) -> Levels {
+        Levels { bids, ..Levels::default() }
+    }
+
+    fn better(&self, a: Price, b: Price) -> bool {
+        if self.bids { a > b } else { a < b }
+    }
+
+    /// A level's new total (0: gone).
+    fn set(&mut self, price: Price, qty: Qty) {
+        let key = price.0.cast_unsigned();
+        if qty.0 == 0 {
+            self.totals.remove(&key);
+        } else {
+            self.totals.insert(key, qty.0);
+        }
+        match self.best {
+            Some((best, _)) if best == price => {
+                if qty.0 == 0 {
+                    self.stale = true;
+                } else {
+                    self.best = Some((price, qty));
+                }
+            }
+            Some((best, _)) if qty.0 > 0 && !self.stale && self.better(price, best) => {
+                self.best = Some((price, qty));
+            }
+            None if qty.0 > 0 && !self.stale => self.best = Some((price, qty)),
+            _ => {}
+        }
+    }
+
+    /// The best level, if any.
+    fn top(&mut self) -> Option<(Price, Qty)> {
+        if self.stale {
+            self.stale = false;
+            let prices = self.totals.iter().map(|(&p, &q)| (Price(p.cast_signed()), Qty(q)));
+            self.best = if self.bids { prices.max_by_key(|l| l.0) } else { prices.min_by_key(|l| l.0) };
+        }
+        self.best
+    }
+}
+
 struct Book {
-    bids: BTreeMap<Price, Qty>,
-    asks: BTreeMap<Price, Qty>,
+    bids: Levels,
+    asks: Levels,
     /// The last update id published (a journal sequence).
     last_u: u64,
     /// The latest trades (newest last), at most `TRADES_KEPT`.
@@ -74,7 +131,17 @@ pub type Message = (Topic, String);
 impl MarketData {
     /// Empty books for `instruments` instruments, as of sequence `sequence`.
     pub fn new(instruments: usize, sequence: u64) -> MarketData {
-        let books = (0..instruments).map(|_| Book { last_u: sequence, ..Book::default() }).collect();
+        let books = (0..instruments)
+            .map(|_| Book {
+                bids: Levels::new(true),
+                asks: Levels::new(false),
+                last_u: sequence,
+                trades: std::collections::VecDeque::new(),
+                changes: BTreeMap::new(),
+                changed_through: 0,
+                top: (None, None),
+            })
+            .collect();
         MarketData { books, orders: BTreeMap::new() }
     }
 
@@ -85,13 +152,10 @@ impl MarketData {
             book.last_u = output.sequence;
             if let Item::Answer(Answer::Level { side, price, qty }) = output.item {
                 let levels = if side == Side::Buy { &mut book.bids } else { &mut book.asks };
-                levels.insert(price, qty);
+                levels.set(price, qty);
             }
         }
-        book.top = (
-            book.bids.iter().next_back().map(|(p, q)| (*p, *q)),
-            book.asks.iter().next().map(|(p, q)| (*p, *q)),
-        );
+        book.top = (book.bids.top(), book.asks.top());
     }
 
     fn index(market: &Validated, instrument: InstrumentId) -> Option<usize> {
@@ -115,11 +179,7 @@ impl MarketData {
                 let Some(i) = Self::index(market, instrument) else { return };
                 let book = &mut self.books[i];
                 let levels = if side == Side::Buy { &mut book.bids } else { &mut book.asks };
-                if qty.0 == 0 {
-                    levels.remove(&price);
-                } else {
-                    levels.insert(price, qty);
-                }
+                levels.set(price, qty);
                 if wants(Topic::Depth(i)) {
                     book.changes.insert((side as u8, price), qty);
                 }
@@ -273,10 +333,7 @@ impl MarketData {
             }
             book.last_u = book.changed_through;
             book.changes.clear();
-            let top = (
-                book.bids.iter().next_back().map(|(p, q)| (*p, *q)),
-                book.asks.iter().next().map(|(p, q)| (*p, *q)),
-            );
+            let top = (book.bids.top(), book.asks.top());
             if top != book.top {
                 book.top = top;
                 let price = |l: Option<(Price, Qty)>| {
@@ -363,6 +420,34 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use ferrex_engine::runtime::message::Origin;
+
+    #[test]
+    fn a_side_mirror_finds_the_same_best_level_as_a_sorted_map() {
+        // Seeded random level changes near a mid, checked against a BTreeMap after each one.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for bids in [true, false] {
+            let mut levels = Levels::new(bids);
+            let mut model = BTreeMap::new();
+            for step in 0..20_000 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let price = Price(1_000 + i64::try_from(rng % 40).unwrap());
+                let qty = Qty(if rng % 3 == 0 { 0 } else { i64::try_from(rng % 7).unwrap() + 1 });
+                levels.set(price, qty);
+                if qty.0 == 0 {
+                    model.remove(&price);
+                } else {
+                    model.insert(price, qty);
+                }
+                // Asked now and then, as at the end of a batch: several changes may come between.
+                if rng % 4 == 0 {
+                    let expected = if bids { model.iter().next_back() } else { model.iter().next() };
+                    assert_eq!(levels.top(), expected.map(|(p, q)| (*p, *q)), "step {step}, bids {bids}");
+                }
+            }
+        }
+    }
 
     fn level(sequence: u64, side: Side, price: i64, qty: i64) -> Output {
         let event = Event::Level {
