@@ -433,7 +433,7 @@ mod tests {
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
                 let price = Price(1_000 + i64::try_from(rng % 40).unwrap());
-                let qty = Qty(if rng % 3 == 0 { 0 } else { i64::try_from(rng % 7).unwrap() + 1 });
+                let qty = Qty(if rng.is_multiple_of(3) { 0 } else { i64::try_from(rng % 7).unwrap() + 1 });
                 levels.set(price, qty);
                 if qty.0 == 0 {
                     model.remove(&price);
@@ -441,7 +441,7 @@ mod tests {
                     model.insert(price, qty);
                 }
                 // Asked now and then, as at the end of a batch: several changes may come between.
-                if rng % 4 == 0 {
+                if rng.is_multiple_of(4) {
                     let expected = if bids { model.iter().next_back() } else { model.iter().next() };
                     assert_eq!(levels.top(), expected.map(|(p, q)| (*p, *q)), "step {step}, bids {bids}");
                 }
