@@ -135,6 +135,10 @@ class Client:
     def mass_cancel(self, instrument=ALL_INSTRUMENTS):
         self.send(_message(0x13, "<I", instrument))
 
+    def close_position(self, instrument, worst_price_ticks=None):
+        """Closes the position on a perpetual (a reduce-only IOC market order for all of it)."""
+        self.send(_message(0x15, "<IIq", instrument, 0, NO_PRICE if worst_price_ticks is None else worst_price_ticks))
+
     def subscribe(self, instrument, depth=True, trades=True, depth_levels=20):
         self.send(_message(0x14, "<III", instrument, (1 if depth else 0) | (2 if trades else 0), depth_levels))
 

@@ -32,6 +32,7 @@ fn owner(command: &Command) -> Option<UserId> {
         Command::Cancel(c) => Some(c.user),
         Command::Amend(a) => Some(a.user),
         Command::MassCancel(m) => Some(m.user),
+        Command::ClosePosition { user, .. } => Some(*user),
         _ => None,
     }
 }
@@ -61,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
                         );
                     }
                 }
-                if matches!(kind, 0x10..=0x13) {
+                if matches!(kind, 0x10..=0x13 | 0x15) {
                     if let Ok(command) = parse_order(user, kind, message, market) {
                         assert_eq!(owner(&command), Some(user), "a command for another user");
                     }

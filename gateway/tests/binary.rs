@@ -277,3 +277,38 @@ fn a_client_that_does_not_read_is_cut_off_at_its_buffer_bound_and_nobody_else_no
     assert_eq!(report(&mut bob).exec_type, exec::NEW);
     assert!(server.stop());
 }
+
+#[test]
+fn a_perpetual_position_opened_over_the_binary_protocol_is_closed_by_one_message() {
+    let dir = TempDir::new("binary-close");
+    let server = Server::start(&dir);
+    let mut alice = logon(&server, "alice", LogonOptions::default());
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let mut carol = logon(&server, "carol", LogonOptions::default());
+    let perp = alice.instrument("BTC-USDT-PERP").expect("listed");
+    assert_eq!(perp.kind, 1, "a perpetual");
+    let perp = perp.instrument;
+    // Bob bids, Alice sells into it: Alice is short 10 lots, Bob long.
+    bob.send(&limit(perp, 0, 600_000, 10, "bob-bid")).unwrap();
+    assert_eq!(report(&mut bob).exec_type, exec::NEW);
+    alice.send(&limit(perp, 1, 600_000, 10, "alice-sell")).unwrap();
+    let (new, fill) = (report(&mut alice), report(&mut alice));
+    assert_eq!((new.exec_type, fill.exec_type, fill.leaves_qty), (exec::NEW, exec::FILL, 0));
+    // Carol offers; Alice closes: a reduce-only IOC buy for her whole position.
+    carol.send(&limit(perp, 1, 600_100, 25, "carol-ask")).unwrap();
+    assert_eq!(report(&mut carol).exec_type, exec::NEW);
+    let close = wire::ClosePosition { instrument: perp, reserved: 0, price: wire::NO_PRICE };
+    alice.send(&close.to_bytes()).unwrap();
+    let (new, fill) = (report(&mut alice), report(&mut alice));
+    assert_eq!((new.exec_type, new.side, new.time_in_force, new.qty), (exec::NEW, 0, 1, 10));
+    assert_eq!(
+        (fill.exec_type, fill.last_qty, fill.last_price, fill.leaves_qty),
+        (exec::FILL, 10, 600_100, 0)
+    );
+    // Flat now: closing again is refused by the engine, as a rejected new order.
+    alice.send(&close.to_bytes()).unwrap();
+    let refused = report(&mut alice);
+    assert_eq!(refused.exec_type, exec::REJECTED);
+    assert!(refused.reject_code >= 1000, "an engine reject code: {}", refused.reject_code);
+    assert!(server.stop());
+}

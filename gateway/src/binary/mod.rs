@@ -466,7 +466,11 @@ impl BinaryGateway {
                 );
             }
             wire::Logout::KIND => self.goodbye(slot, codes::LOGGED_OUT),
-            NewOrder::KIND | wire::Cancel::KIND | CancelReplace::KIND | wire::MassCancel::KIND => {
+            NewOrder::KIND
+            | wire::Cancel::KIND
+            | CancelReplace::KIND
+            | wire::MassCancel::KIND
+            | wire::ClosePosition::KIND => {
                 self.order(slot, user, kind, message, shared);
             }
             Subscribe::KIND => self.subscribe(slot, message, shared),
@@ -601,7 +605,7 @@ impl BinaryGateway {
                 return;
             }
         };
-        if kind == NewOrder::KIND
+        if (kind == NewOrder::KIND || kind == wire::ClosePosition::KIND)
             && let Err((wait, _)) = shared.api.take_order(user, shared.now_ns)
         {
             let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
@@ -1122,7 +1126,8 @@ fn order_ref(order_id: u64, client: &[u8; 36]) -> Result<OrderRef, Refusal> {
     Ok(OrderRef::Client(client))
 }
 
-/// An order message (new order, cancel, cancel-replace, mass cancel) as the engine's command
+/// An order message (new order, cancel, cancel-replace, mass cancel, close position) as the
+/// engine's command
 /// for `user`, or why not.
 pub fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -> Result<Command, Refusal> {
     match kind {
@@ -1150,6 +1155,18 @@ pub fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -
                 qty: Qty(m.qty),
                 trigger_price: (m.trigger_price != 0).then_some(Price(m.trigger_price)),
             }))
+        }
+        wire::ClosePosition::KIND => {
+            let m = wire::ClosePosition::decode(message).map_err(|_| malformed())?;
+            if m.reserved != 0 {
+                return Err((codes::BAD_FIELD, "reserved must be zero"));
+            }
+            let instrument = instrument_of(market, m.instrument)?;
+            Ok(Command::ClosePosition {
+                user,
+                instrument,
+                price: (m.price != wire::NO_PRICE).then_some(Price(m.price)),
+            })
         }
         _ => {
             let m = wire::MassCancel::decode(message).map_err(|_| malformed())?;

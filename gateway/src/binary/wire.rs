@@ -324,6 +324,16 @@ messages! {
         /// Levels per side in the snapshot (at most 200).
         depth_levels: u32,
     }
+    /// Client: close the session's position on a perpetual (a reduce-only IOC market order for
+    /// all of it, placed by the engine; its reports follow like a new order's).
+    ClosePosition = 0x15, 20 {
+        /// The perpetual.
+        instrument: u32,
+        /// Reserved, zero.
+        reserved: u32,
+        /// The worst price to trade at, ticks, or `NO_PRICE` for any.
+        price: i64,
+    }
     /// Server, first message: the nonce to sign.
     Challenge = 0x81, 44 {
         /// Random bytes.
