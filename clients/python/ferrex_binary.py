@@ -142,8 +142,11 @@ class Client:
     def subscribe(self, instrument, depth=True, trades=True, depth_levels=20):
         self.send(_message(0x14, "<III", instrument, (1 if depth else 0) | (2 if trades else 0), depth_levels))
 
-    def recv(self):
-        """The next message, as a dict with a "type"."""
+    def recv(self, patience=None):
+        """The next message, as a dict with a "type". With `patience` (seconds), a heartbeat is sent
+        each second nothing comes (so the server does not cut an idle session off), and
+        TimeoutError is raised after `patience` seconds."""
+        waited = 0.0
         while True:
             if len(self.buffer) >= HEADER.size:
                 length, kind, _ = HEADER.unpack_from(self.buffer)
@@ -152,7 +155,19 @@ class Client:
                 if len(self.buffer) >= length:
                     data, self.buffer = self.buffer[:length], self.buffer[length:]
                     return self._parse(kind, data)
-            chunk = self.sock.recv(65536)
+            if patience is not None:
+                self.sock.settimeout(1.0)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                waited += 1.0
+                if patience is None or waited >= patience:
+                    raise TimeoutError(f"nothing from the server for {waited:.0f} s") from None
+                self.heartbeat()
+                continue
+            finally:
+                if patience is not None:
+                    self.sock.settimeout(None)
             if not chunk:
                 raise ConnectionError("the server closed the connection")
             self.buffer += chunk

@@ -21,7 +21,7 @@ fn the_python_example_trades_cancels_and_replays() {
         "example failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("bob: new, then fill 5 lots at 6500000 ticks, 0 left"), "{stdout}");
+    assert!(stdout.contains("bob: new, then fill 5 lots at 650000 ticks, 0 left"), "{stdout}");
     assert!(stdout.contains("alice: cancelled 15 lots"), "{stdout}");
     assert!(stdout.contains("replayed 1 report, identical"), "{stdout}");
     assert!(server.stop());
