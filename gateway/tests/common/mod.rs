@@ -35,10 +35,19 @@ impl Server {
         Server::start_command(dir, "demo")
     }
 
+    /// Starts `ferrex serve --config FILE` in `dir`.
+    pub fn start_with_config(dir: &TempDir, config: &std::path::Path) -> Server {
+        Server::start_args(dir, &["serve", "--config", config.to_str().expect("a UTF-8 path")])
+    }
+
     fn start_command(dir: &TempDir, command: &str) -> Server {
+        Server::start_args(dir, &[command])
+    }
+
+    fn start_args(dir: &TempDir, command: &[&str]) -> Server {
         let mut child = Command::new(FERREX)
+            .args(command)
             .args([
-                command,
                 "--log-level",
                 "warn",
                 "--listen",
