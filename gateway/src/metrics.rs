@@ -77,7 +77,7 @@ impl Metrics {
         registry.register("requests", "WebSocket requests by method", metrics.requests.clone());
         registry.register(
             "errors",
-            "Error responses by code (rate-limit refusals included)",
+            "Error responses by code (rate-limit refusals included; binary protocol codes are the 3000s)",
             metrics.errors.clone(),
         );
         registry.register(
@@ -87,10 +87,14 @@ impl Metrics {
         );
         registry.register("disconnects", "Connections ended, by reason", metrics.disconnects.clone());
         registry.register("trades", "Trades seen on the output stream", metrics.trades.clone());
-        registry.register("connections", "Open WebSocket connections", metrics.connections.clone());
+        registry.register(
+            "connections",
+            "Open connections (WebSocket and binary sessions)",
+            metrics.connections.clone(),
+        );
         registry.register(
             "request_latency_microseconds",
-            "Request round trip inside the gateway (frame read to response written), quantiles",
+            "Request round trip inside the gateway (WebSocket: frame read to response written; binary: command submitted to its outputs), quantiles",
             metrics.latency_us.clone(),
         );
         registry.register(

@@ -55,6 +55,21 @@ fn queued(written: Result<(), tungstenite::Error>) -> bool {
     }
 }
 
+/// Queues a mass cancel of `user`'s orders (cancel-on-disconnect, either protocol): answered to
+/// nobody (the connection is gone), queued so that a full ring only delays it, and remembered by
+/// tag like every command in flight.
+pub(crate) fn defer_mass_cancel(
+    (commands, next_tag, deferred): (&mut TagMap<Command>, &mut u64, &mut VecDeque<Request>),
+    session: u32,
+    user: UserId,
+) {
+    let command = Command::MassCancel(MassCancel { user, instrument: None });
+    let tag = *next_tag;
+    *next_tag += 1;
+    commands.insert(tag, command);
+    deferred.push_back(Request { origin: Origin { session, tag }, body: Body::Command(command) });
+}
+
 /// The next connection waiting on a non-blocking listener, or `None` when there is none.
 pub(crate) fn next_connection(
     listener: &TcpListener,
@@ -644,15 +659,7 @@ impl Server {
             *session = (0, None);
         }
         if let Some(user) = self.cancel_on_close.get_mut(slot).and_then(Option::take) {
-            // Answered to nobody (the connection is gone); queued, so a full ring only delays it.
-            let command = Command::MassCancel(MassCancel { user, instrument: None });
-            let tag = self.next_tag;
-            self.next_tag += 1;
-            self.commands.insert(tag, command);
-            self.deferred.push_back(Request {
-                origin: Origin { session: u32::MAX, tag },
-                body: Body::Command(command),
-            });
+            defer_mass_cancel((&mut self.commands, &mut self.next_tag, &mut self.deferred), u32::MAX, user);
         }
         if let Some((_, ip)) = self.peers.get_mut(slot).and_then(Option::take)
             && let Some(count) = self.per_ip.get_mut(&ip)

@@ -50,7 +50,7 @@ use replay::{Rebuilt, Window};
 use reports::{Report, Reporter};
 use wire::{
     BusinessReject, CancelReplace, Challenge, DepthUpdate, Goodbye, Heartbeat, Logon, LogonAccepted,
-    LogonRejected, NewOrder, ReplayComplete, Subscribe, Trade, Wire,
+    LogonRejected, NewOrder, ReplayComplete, Subscribe, Trade,
 };
 
 /// Reject and goodbye codes of the binary gateway (3000s: docs/API-BINARY.md).
@@ -211,7 +211,15 @@ struct DepthQuery {
     slot: usize,
     generation: u64,
     instrument: u32,
-    levels: Vec<(u8, i64, i64)>,
+    levels: Vec<wire::Level>,
+}
+
+/// A market data message of the current command, sent at its `Done`.
+enum MarketMessage {
+    /// A level's new total.
+    Depth(DepthUpdate),
+    /// A trade (its timestamp is the command's, known at the `Done`).
+    Trade(Trade),
 }
 
 /// A rebuild that finished: the session's slot and generation, and what it gives.
@@ -234,7 +242,7 @@ pub struct BinaryGateway {
     in_command: bool,
     /// The current command's reports and market data, sent at its `Done` (when its time is known).
     pending: Vec<Report>,
-    pending_market: Vec<(u32, bool, Vec<u8>)>,
+    pending_market: Vec<MarketMessage>,
     window: Window,
     last_done_sequence: u64,
     rebuilds: (Sender<Finished>, Receiver<Finished>),
@@ -325,7 +333,8 @@ impl BinaryGateway {
                 last_in: now,
                 last_out: now,
                 partial_since: None,
-                bucket: Bucket::new(1000, Duration::from_secs(1), 0),
+                // Replaced at logon by the configured rate (before it, only the logon is read).
+                bucket: Bucket::new(1, Duration::from_secs(1), 0),
                 closing: None,
                 cut: None,
             };
@@ -561,6 +570,9 @@ impl BinaryGateway {
 
     /// Rebuilds that finished (called whenever the loop is woken): send each its reports, then what was held, then go live.
     pub fn rebuilt(&mut self, shared: &mut Shared<'_>) {
+        if self.rebuilds_running == 0 {
+            return;
+        }
         while let Ok((slot, generation, result)) = self.rebuilds.1.try_recv() {
             self.rebuilds_running -= 1;
             if self.generations.get(slot) != Some(&generation) {
@@ -728,7 +740,6 @@ impl BinaryGateway {
     fn command_done(&mut self, sequence: u64, timestamp_ns: u64) {
         self.in_command = false;
         self.last_done_sequence = sequence;
-        self.reporter.set_timestamp(timestamp_ns);
         let mut pending = std::mem::take(&mut self.pending);
         for mut report in pending.drain(..) {
             reports::patch_timestamp(&mut report, timestamp_ns);
@@ -757,17 +768,21 @@ impl BinaryGateway {
         }
         self.pending = pending;
         let mut market = std::mem::take(&mut self.pending_market);
-        for (instrument, trade, mut bytes) in market.drain(..) {
-            let subscribers = if trade {
-                timestamp_ns.put(&mut bytes[44..]);
-                self.trade_subscribers.get(&instrument)
-            } else {
-                self.depth_subscribers.get(&instrument)
+        let mut bytes = [0u8; Trade::LEN];
+        for message in market.drain(..) {
+            let (subscribers, len) = match message {
+                MarketMessage::Depth(update) => {
+                    (self.depth_subscribers.get(&update.instrument), update.encode(&mut bytes))
+                }
+                MarketMessage::Trade(trade) => {
+                    let trade = Trade { timestamp_ns, ..trade };
+                    (self.trade_subscribers.get(&trade.instrument), trade.encode(&mut bytes))
+                }
             };
             let Some(subscribers) = subscribers else { continue };
             for &slot in subscribers {
                 if let Some(Some(session)) = self.sessions.get_mut(slot) {
-                    if !session.queue(&bytes, self.config.write_buffer_bytes_max) {
+                    if !session.queue(&bytes[..len], self.config.write_buffer_bytes_max) {
                         session.cut(codes::SLOW_CONSUMER, "slow");
                     }
                     self.dirty.insert(slot);
@@ -790,7 +805,7 @@ impl BinaryGateway {
                     price: price.0,
                     qty: qty.0,
                 };
-                self.pending_market.push((instrument.0, false, update.to_bytes()));
+                self.pending_market.push(MarketMessage::Depth(update));
             }
             Event::Fill(fill)
                 if self.trade_subscribers.get(&fill.instrument.0).is_some_and(|s| !s.is_empty()) =>
@@ -805,7 +820,7 @@ impl BinaryGateway {
                     qty: fill.qty.0,
                     timestamp_ns: 0,
                 };
-                self.pending_market.push((fill.instrument.0, true, trade.to_bytes()));
+                self.pending_market.push(MarketMessage::Trade(trade));
             }
             _ => {}
         }
@@ -934,14 +949,11 @@ impl BinaryGateway {
                 }
             }
             if session.cancel_on_close {
-                let tag = *shared.next_tag;
-                *shared.next_tag += 1;
-                let command = Command::MassCancel(MassCancelCommand { user, instrument: None });
-                shared.commands.insert(tag, command);
-                shared.deferred.push_back(Request {
-                    origin: Origin { session: ORIGIN_SESSION, tag },
-                    body: Body::Command(command),
-                });
+                crate::server::defer_mass_cancel(
+                    (shared.commands, shared.next_tag, shared.deferred),
+                    ORIGIN_SESSION,
+                    user,
+                );
             }
         }
         drop(session);

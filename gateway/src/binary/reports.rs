@@ -90,18 +90,6 @@ impl Reporter {
         self.open.clear();
     }
 
-    /// The sequence of the command being reported.
-    #[must_use]
-    pub fn sequence(&self) -> u64 {
-        self.sequence
-    }
-
-    /// Sets the timestamp (the live path learns it from the request's `Done`, after the events;
-    /// it patches the reports it holds with [`patch_timestamp`]).
-    pub fn set_timestamp(&mut self, timestamp_ns: u64) {
-        self.timestamp_ns = timestamp_ns;
-    }
-
     /// The next event of the command: its reports go to `out`.
     pub fn event(&mut self, event: &Event, out: &mut Vec<Report>) {
         let index = self.events * 2;
@@ -118,7 +106,7 @@ impl Reporter {
                 describe(&mut r, (a.side, a.order_type, a.time_in_force), a.price, a.qty);
                 r.leaves_qty = a.qty.0;
                 r.client_order_id = client;
-                out.push(self.exec(a.user, &r));
+                out.push(encoded(a.user, &r));
             }
             Event::Fill(f) => {
                 let taker_left =
@@ -137,7 +125,7 @@ impl Reporter {
                     r.last_qty = f.qty.0;
                     r.trade_id = f.trade.0;
                     r.liquidity = liquidity;
-                    out.push(self.exec(user, &r));
+                    out.push(encoded(user, &r));
                 }
             }
             Event::Cancelled { order, user, instrument, qty, reason } => {
@@ -145,7 +133,7 @@ impl Reporter {
                 let mut r = self.report(index, kind, order, instrument.0);
                 r.qty = qty.0;
                 r.cancel_reason = reason as u8;
-                out.push(self.exec(user, &r));
+                out.push(encoded(user, &r));
             }
             Event::Amended { order, user, instrument, price, qty, .. } => {
                 self.open.push((order, qty.0));
@@ -153,15 +141,15 @@ impl Reporter {
                 r.price = price.0;
                 r.qty = qty.0;
                 r.leaves_qty = qty.0;
-                out.push(self.exec(user, &r));
+                out.push(encoded(user, &r));
             }
             Event::Triggered { order, user, instrument } => {
-                out.push(self.exec(user, &self.report(index, exec::TRIGGERED, order, instrument.0)));
+                out.push(encoded(user, &self.report(index, exec::TRIGGERED, order, instrument.0)));
             }
             Event::TriggerFailed { order, user, instrument, code } => {
                 let mut r = self.report(index, exec::TRIGGER_FAILED, order, instrument.0);
                 r.reject_code = code.code();
-                out.push(self.exec(user, &r));
+                out.push(encoded(user, &r));
             }
             Event::Rejected { user, code } => self.rejected(index, user, code.code(), out),
             _ => {}
@@ -175,13 +163,13 @@ impl Reporter {
                 r.reject_code = code;
                 describe(&mut r, (p.side, p.order_type, p.time_in_force), p.price, p.qty);
                 r.client_order_id = p.client_order_id.0;
-                out.push(self.exec(user, &r));
+                out.push(encoded(user, &r));
                 return;
             }
             Some(Command::ClosePosition { instrument, .. }) => {
                 let mut r = self.report(index, exec::REJECTED, OrderId(0), instrument.0);
                 r.reject_code = code;
-                out.push(self.exec(user, &r));
+                out.push(encoded(user, &r));
                 return;
             }
             Some(Command::Cancel(c)) => (1, c.instrument.0, Some(c.order)),
@@ -233,13 +221,13 @@ impl Reporter {
             client_order_id: [0; 36],
         }
     }
+}
 
-    #[allow(clippy::unused_self)]
-    fn exec(&self, user: UserId, report: &ExecutionReport) -> Report {
-        let mut bytes = [0u8; ExecutionReport::LEN];
-        report.encode(&mut bytes);
-        Report { user, bytes, len: u8::try_from(ExecutionReport::LEN).expect("small") }
-    }
+/// An execution report for `user`, encoded.
+fn encoded(user: UserId, report: &ExecutionReport) -> Report {
+    let mut bytes = [0u8; ExecutionReport::LEN];
+    report.encode(&mut bytes);
+    Report { user, bytes, len: u8::try_from(ExecutionReport::LEN).expect("small") }
 }
 
 /// The order's own fields of a new or rejected order's report.
@@ -256,7 +244,8 @@ fn describe(
     r.qty = qty.0;
 }
 
-/// Sets the timestamp of a report built before its command's time was known.
+/// Sets the timestamp of a report built before its command's time was known (the live path
+/// learns it from the command's `Done`, after the events).
 pub fn patch_timestamp(report: &mut Report, timestamp_ns: u64) {
     use super::wire::Wire;
     // Both sequenced messages keep their timestamp at offset 20.

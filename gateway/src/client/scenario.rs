@@ -46,7 +46,6 @@ pub enum Key {
 struct Live {
     order: u64,
     side: u8,
-    client: u64,
 }
 
 /// One session's flow.
@@ -96,12 +95,6 @@ impl Scenario {
 
     fn below(&mut self, n: u64) -> i64 {
         i64::try_from(self.random() % n).expect("small")
-    }
-
-    /// The current mid price, ticks.
-    #[must_use]
-    pub fn mid(&self) -> i64 {
-        self.mid
     }
 
     /// The next message: its key, written into `out` (cleared first).
@@ -250,7 +243,7 @@ impl Scenario {
             exec::NEW => {
                 let n = client_number(&report.client_order_id)?;
                 if report.time_in_force == 0 {
-                    self.add(Live { order: report.order_id, side: report.side, client: n });
+                    self.add(Live { order: report.order_id, side: report.side });
                     if self.kind == Kind::Pairs {
                         self.to_cancel.push(report.order_id);
                     }
@@ -298,11 +291,6 @@ impl Scenario {
     #[must_use]
     pub fn resting(&self) -> usize {
         self.live.len()
-    }
-
-    /// The client order id numbers of the resting orders (for checks).
-    pub fn resting_clients(&self) -> impl Iterator<Item = u64> + '_ {
-        self.live.iter().map(|l| l.client)
     }
 }
 

@@ -70,15 +70,13 @@ impl WsClient {
     pub fn signed(
         &mut self,
         method: &str,
-        mut params: Map<String, Value>,
+        params: Map<String, Value>,
         api_key: &str,
         secret: &str,
     ) -> (String, u64) {
-        params.insert("apiKey".into(), json!(api_key));
-        params.insert("timestamp".into(), json!(now_ms()));
-        let signature = sign(secret, &signature_payload(&params));
-        params.insert("signature".into(), json!(signature));
-        self.unsigned(method, &params)
+        let id = self.next_id;
+        self.next_id += 1;
+        (signed_request(id, method, params, (api_key, secret)), id)
     }
 
     /// A request text without signature fields; returns the text and its id.
@@ -147,25 +145,8 @@ impl WsClient {
         Err(WsError::Socket(format!("no response to request {id} within {timeout:?}")))
     }
 
-    /// Calls `f` with every message already received, without blocking (the socket must be
-    /// non-blocking: `socket().get_mut().set_nonblocking(true)`).
-    pub fn drain(&mut self, f: &mut dyn FnMut(Value)) -> Result<(), WsError> {
-        loop {
-            match self.ws.read() {
-                Ok(Message::Text(text)) => f(serde_json::from_str(text.as_str())?),
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    return Ok(());
-                }
-                Err(e) => return Err(socket(e)),
-            }
-        }
-    }
-
-    /// Like [`WsClient::drain`], but hands over each message's text unparsed (for a caller that
-    /// needs one field and would rather not build a JSON tree per message).
+    /// Calls `f` with the text of every message already received, without blocking (the socket
+    /// must be non-blocking: `socket().get_mut().set_nonblocking(true)`).
     pub fn drain_text(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), WsError> {
         loop {
             match self.ws.read() {
