@@ -13,7 +13,9 @@
 
 /// The gateway allocates per request (JSON in and out); the engine does not allocate on its hot
 /// path. mimalloc measured faster than the system allocator for the gateway's pattern
-/// (docs/PERFORMANCE.md).
+/// (docs/PERFORMANCE.md). It is built without transparent huge pages (`no_thp`): with them, the
+/// first write into each fresh 2 MiB of its arenas zeroed a whole huge page on the writing thread,
+/// 5 - 6 ms on this VM, every few hundred milliseconds under load (the p99 of the round trip).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
