@@ -175,11 +175,14 @@ fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     bytes
 }
 
-/// The kinds and first body u16 (a code) of the messages in `bytes`.
+/// The kinds and first body u16 (a code) of the whole messages in `bytes`.
 fn kinds(bytes: &[u8]) -> Vec<(u8, u16)> {
     let mut at = 0;
     let mut out = Vec::new();
     while let Some((len, kind, _)) = wire::header(&bytes[at..]) {
+        if at + len > bytes.len() {
+            break; // the connection ended inside this message
+        }
         let code = bytes.get(at + 4..at + 6).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
         out.push((kind, code));
         at += len;
@@ -310,5 +313,130 @@ fn a_perpetual_position_opened_over_the_binary_protocol_is_closed_by_one_message
     let refused = report(&mut alice);
     assert_eq!(refused.exec_type, exec::REJECTED);
     assert!(refused.reject_code >= 1000, "an engine reject code: {}", refused.reject_code);
+    assert!(server.stop());
+}
+
+/// The demo configuration with `edits` applied (`(find, replace)` pairs), written into `configs`.
+fn demo_config_with(configs: &TempDir, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = ferrex_gateway::config::DEMO_CONFIG.to_string();
+    for (find, replace) in edits {
+        assert!(text.contains(find), "the demo configuration has {find:?}");
+        text = text.replacen(find, replace, 1);
+    }
+    std::fs::create_dir_all(&configs.0).expect("a directory for the configuration");
+    let path = configs.0.join("config.toml");
+    std::fs::write(&path, text).expect("write the configuration");
+    path
+}
+
+#[test]
+fn reports_evicted_from_the_memory_window_are_rebuilt_from_the_journal_while_the_server_runs() {
+    let dir = TempDir::new("binary-evicted");
+    let configs = TempDir::new("binary-evicted-config");
+    let config = demo_config_with(&configs, &[("[server]\n", "[server]\nreplay_window_reports = 4\n")]);
+    let server = Server::start_with_config(&dir, &config);
+    let mut alice = logon(&server, "alice", LogonOptions::default());
+    let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
+    let mut seen = Vec::new();
+    for n in 0..8 {
+        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("w{n}"))).unwrap();
+        seen.push(report(&mut alice));
+    }
+    drop(alice);
+    // The window holds the last four reports; a replay after the second needs six: the two
+    // evicted ones come from the journal, the rest from memory, in order, each once.
+    let after = (seen[1].sequence, seen[1].index);
+    let mut again =
+        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let replayed: Vec<ExecutionReport> = (2..8).map(|_| report(&mut again)).collect();
+    assert_eq!(replayed, seen[2..], "rebuilt and remembered reports, byte for byte, in order");
+    let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
+    assert_eq!((done.replayed, done.status, done.from_sequence), (6, 0, after.0));
+    again.send(&limit(btc, 0, 5_000_100, 10, "live")).unwrap();
+    let live = report(&mut again);
+    assert_eq!(wire::untext(&live.client_order_id), Some("live"));
+    assert!((live.sequence, live.index) > (seen[7].sequence, seen[7].index));
+    assert!(server.stop());
+}
+
+#[test]
+fn a_replay_from_before_the_oldest_snapshot_starts_at_that_snapshot_and_says_so() {
+    let dir = TempDir::new("binary-truncated");
+    let configs = TempDir::new("binary-truncated-config");
+    let config = demo_config_with(&configs, &[("[journal]\n", "[journal]\nsnapshot_keep = 1\n")]);
+    let server = Server::start_with_config(&dir, &config);
+    let mut alice = logon(&server, "alice", LogonOptions::default());
+    let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
+    let mut seen = Vec::new();
+    for n in 0..4 {
+        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("t{n}"))).unwrap();
+        seen.push(report(&mut alice));
+    }
+    drop(alice);
+    // A graceful stop takes a last snapshot; keeping one, the older ones (the first included) go.
+    assert!(server.stop());
+    let server = Server::start_with_config(&dir, &config);
+    let after = (seen[0].sequence, seen[0].index);
+    let mut again =
+        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
+    assert_eq!((done.replayed, done.status), (0, 1), "nothing after the snapshot, and it says so");
+    assert!(
+        done.from_sequence >= seen[3].sequence,
+        "it starts at the last snapshot ({}), not at the position asked for ({})",
+        done.from_sequence,
+        after.0
+    );
+    again.send(&limit(btc, 0, 5_000_100, 10, "after")).unwrap();
+    assert_eq!(wire::untext(&report(&mut again).client_order_id), Some("after"));
+    assert!(server.stop());
+}
+
+#[test]
+fn a_session_cut_off_that_never_reads_its_goodbye_is_dropped_after_the_grace_period() {
+    let dir = TempDir::new("binary-unread");
+    let server = Server::start(&dir);
+    let (mut flood, _) = logon(&server, "carol", LogonOptions::default()).into_stream();
+    flood.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let garbage: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], 4096).flatten().collect();
+    for _ in 0..64 {
+        if flood.write_all(&garbage).is_err() {
+            break;
+        }
+    }
+    // The flooder reads nothing: its goodbye cannot be written behind the full buffers, so the
+    // server drops the connection once the grace period has passed. Wait for the count (each
+    // admin request is a round trip to the server; the deadline only bounds a failure).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let dropped = loop {
+        let metrics = server.admin_get("/metrics").1;
+        let counted = metrics
+            .lines()
+            .any(|l| l.starts_with("ferrex_disconnects_total") && l.contains("reason=\"unread goodbye\""));
+        if counted || std::time::Instant::now() > deadline {
+            break counted;
+        }
+    };
+    assert!(
+        dropped,
+        "the unread goodbye is counted as such:\n{}",
+        server
+            .admin_get("/metrics")
+            .1
+            .lines()
+            .filter(|l| l.contains("disconnect") || l.contains("error"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The connection is gone: reading drains what was in flight, then ends.
+    let bytes = read_to_close(&mut flood);
+    assert!(
+        !kinds(&bytes).iter().any(|&(kind, _)| kind == wire::Goodbye::KIND),
+        "the goodbye was never written"
+    );
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
+    bob.send(&limit(btc, 0, 5_000_000, 10, "fine")).unwrap();
+    assert_eq!(report(&mut bob).exec_type, exec::NEW);
     assert!(server.stop());
 }

@@ -14,7 +14,8 @@
 //! order, each once (replay, then live, with live reports held while a replay is rebuilt); a
 //! session whose unsent bytes pass `write_buffer_bytes_max`, whose client says nothing for
 //! `idle_timeout`, or whose message stays incomplete for `idle_timeout`, is cut off with a
-//! `Goodbye` naming why, and nobody else waits for it.
+//! `Goodbye` naming why (after the message being written, never inside it), and nobody else
+//! waits for it; one that does not take its goodbye within [`ENDING_GRACE`] is closed.
 //! Complexity: O(bytes) per message; O(sessions) per timer tick (every 100 ms).
 //! Known limitations: one thread serves every session (with the WebSocket ones); rebuilds run
 //! on threads of their own, at most [`REBUILDS_MAX`] at once.
@@ -116,6 +117,9 @@ pub mod codes {
 pub const REBUILDS_MAX: usize = 4;
 /// Live reports held for one session while its replay is rebuilt, at most.
 pub const HELD_REPORTS_MAX: usize = 1 << 16;
+
+/// Unsent bytes at which a session being read from is written to before its next read.
+const WRITE_EARLY_BYTES: usize = 1 << 16;
 /// Token of the first binary session (sessions are `BINARY_BASE + slot`).
 pub const BINARY_BASE: usize = 1 << 30;
 /// Levels per side a subscriber's depth snapshot may ask for.
@@ -365,6 +369,9 @@ impl BinaryGateway {
                     session.input.extend_from_slice(&buffer[..n]);
                     session.last_in = Instant::now();
                     self.frames(slot, shared);
+                    if !self.write_early(slot, shared) {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -376,6 +383,22 @@ impl BinaryGateway {
         }
         self.dirty.insert(slot);
         self.flush(shared);
+    }
+
+    /// Inside a long read: writes a session's answers once [`WRITE_EARLY_BYTES`] are waiting, so
+    /// that its unsent bytes count only what the socket refuses (a client that reads is never
+    /// cut off for answers a burst of its own requests queued between two flushes). False when
+    /// the session ended on a write error.
+    fn write_early(&mut self, slot: usize, shared: &mut Shared<'_>) -> bool {
+        let Some(Some(session)) = self.sessions.get_mut(slot) else { return false };
+        if session.output.len() - session.sent < WRITE_EARLY_BYTES {
+            return true;
+        }
+        if session.write_out().is_err() {
+            self.end(slot, "error", shared);
+            return false;
+        }
+        true
     }
 
     /// Handles every whole message in a session's input (the buffer is taken out of the session
@@ -1023,7 +1046,10 @@ impl Session {
         if self.closing.is_some() {
             return;
         }
-        self.output.truncate(self.sent);
+        // The message being written is finished (a client must never see half of one before
+        // the goodbye); the ones after it are dropped.
+        let (_, end) = frames_around(&self.output, self.sent);
+        self.output.truncate(end);
         self.output.extend_from_slice(&Goodbye { code, reserved: 0 }.to_bytes());
         self.closing = Some(Instant::now());
         self.cut = Some(reason);
@@ -1048,11 +1074,28 @@ impl Session {
             self.output.clear();
             self.sent = 0;
         } else if self.sent > (1 << 16) {
-            self.output.drain(..self.sent);
-            self.sent = 0;
+            // Keep the output starting at a message (see `cut`).
+            let (start, _) = frames_around(&self.output, self.sent);
+            self.output.drain(..start);
+            self.sent -= start;
         }
         Ok(())
     }
+}
+
+/// The boundaries of the message of `output` (whole messages from its start) that holds byte
+/// `at`: its start and its end; `(at, at)` when a message starts at `at`. O(messages before `at`).
+fn frames_around(output: &[u8], at: usize) -> (usize, usize) {
+    let mut start = 0;
+    while start < at {
+        let len = wire::header(&output[start..]).map_or(output.len() - start, |(len, _, _)| len.max(1));
+        if start + len > at {
+            return (start, start + len);
+        }
+        start += len;
+    }
+    debug_assert_eq!(start, at, "messages are queued whole");
+    (start, start)
 }
 
 /// What the start of a client's unread bytes holds.
@@ -1261,4 +1304,32 @@ fn instrument_message(listed: &crate::config::Listed) -> Vec<u8> {
         qty_max: spec.qty_max.0,
     }
     .to_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_or_a_compaction_never_splits_a_message() {
+        let mut output = Vec::new();
+        let lengths: Vec<usize> = [Heartbeat {}.to_bytes(), Goodbye { code: 1, reserved: 0 }.to_bytes()]
+            .iter()
+            .cycle()
+            .take(5)
+            .map(|message| {
+                output.extend_from_slice(message);
+                message.len()
+            })
+            .collect();
+        let mut starts = vec![0];
+        for len in &lengths {
+            starts.push(starts.last().unwrap() + len);
+        }
+        for at in 0..=output.len() {
+            let (start, end) = frames_around(&output, at);
+            assert!(starts.contains(&start) && starts.contains(&end), "byte {at}: ({start}, {end})");
+            assert!(start <= at && at <= end && (start == end) == starts.contains(&at), "byte {at}");
+        }
+    }
 }
