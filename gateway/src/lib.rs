@@ -24,6 +24,7 @@ pub mod config;
 pub mod decimal;
 pub mod limits;
 pub mod market;
+pub mod marks;
 pub mod metrics;
 pub mod server;
 pub mod tags;

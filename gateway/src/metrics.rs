@@ -40,6 +40,7 @@ pub struct Metrics {
     engine_rejects: Family<Label, Counter>,
     disconnects: Family<Label, Counter>,
     trades: Counter,
+    read_turns_cut: Counter,
     connections: Gauge,
     latency: Mutex<Histogram<u64>>,
     latency_us: Family<Label, Gauge>,
@@ -65,6 +66,7 @@ impl Metrics {
             engine_rejects: Family::default(),
             disconnects: Family::default(),
             trades: Counter::default(),
+            read_turns_cut: Counter::default(),
             connections: Gauge::default(),
             latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds")),
             latency_us: Family::default(),
@@ -87,6 +89,11 @@ impl Metrics {
         );
         registry.register("disconnects", "Connections ended, by reason", metrics.disconnects.clone());
         registry.register("trades", "Trades seen on the output stream", metrics.trades.clone());
+        registry.register(
+            "read_turns_cut",
+            "Reads of a connection stopped at its turn's bound with more to read (it goes on next turn, after the others)",
+            metrics.read_turns_cut.clone(),
+        );
         registry.register(
             "connections",
             "Open connections (WebSocket and binary sessions)",
@@ -123,6 +130,11 @@ impl Metrics {
     /// A trade happened.
     pub fn trade(&self) {
         self.trades.inc();
+    }
+
+    /// A connection's read stopped at its turn's bound, with more to read.
+    pub fn read_turn_cut(&self) {
+        self.read_turns_cut.inc();
     }
 
     /// A connection opened (`+1`) or ended (`-1`, with its reason).

@@ -1,17 +1,23 @@
-//! The WebSocket server: one thread, a mio event loop, tungstenite over non-blocking sockets.
+//! The server's IO thread: one mio event loop for the WebSocket API (tungstenite over
+//! non-blocking sockets) and, when it listens, the binary protocol's sessions ([`binary`]).
 //!
-//! Each turn of the loop: accept and hand-shake new connections, read whole frames from readable
+//! Each turn of the loop: accept and hand-shake new connections; read whole frames from readable
 //! ones and hand them to [`Api::request`] (a reply goes straight back; a command or query goes to
-//! the core's ring, tagged with the connection and a request number), then drain the core's
-//! outputs and answer every request whose `Done` has arrived. The loop waits on the sockets for at
-//! most 1 ms while requests are in flight (the core's outputs do not wake mio), 50 ms otherwise.
+//! the core's ring, tagged); give connections left with unread input by their last turn another
+//! turn; then drain the core's outputs, answer every request whose `Done` has arrived and publish
+//! the market data streams. With requests in flight the loop polls the core's outputs for
+//! [`AWAIT_OUTPUTS`] before it sleeps; asleep, it is woken by a socket or by the core (through
+//! the subscriber's waker, only while the loop has announced its sleep).
 //!
 //! Invariants: a connection's requests are answered in the order the core processed them; a
 //! connection that closes or breaks is forgotten and its answers dropped; a full ring answers
 //! "server busy" at once; frames larger than `frame_bytes_max` close the connection (tungstenite's
 //! limit); the server never blocks on a socket (a client that does not read has its answers
-//! queued in tungstenite's buffer, bounded by `write_buffer_bytes_max`, then is cut off).
-//! Known limitations: no streams, rate limits, sessions (logon) or metrics yet (issue 6 goes on).
+//! queued, bounded by `write_buffer_bytes_max`, then is cut off); no connection is read for more
+//! than [`READ_TURN_MESSAGES`] messages (binary: [`binary::READ_TURN_BYTES`]) in one turn, so a
+//! client that floods does not hold the others back.
+//! Known limitations: one thread serves every connection of both protocols; a rate-limited
+//! request is refused before it is parsed, so its error carries no `id`.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::ErrorKind;
@@ -34,6 +40,7 @@ use crate::api::{self, Action, Api, MarketQuery, Pending, Reply, SessionOp, code
 use crate::binary::{self, BinaryConfig, BinaryGateway, Shared};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
+use crate::marks::Marks;
 use crate::metrics::Metrics;
 use crate::tags::TagMap;
 
@@ -43,6 +50,11 @@ const LISTENER: Token = Token(usize::MAX);
 const WRITE_BATCH_BYTES: usize = 64 << 10;
 /// How long the loop polls the core's outputs before it sleeps while commands are in flight.
 const AWAIT_OUTPUTS: Duration = Duration::from_micros(10);
+
+/// WebSocket messages read from one connection in one turn of the loop; the rest waits for its
+/// next turn, so a client that floods does not hold everyone else's requests back (the binary
+/// protocol's bound is [`binary::READ_TURN_BYTES`]).
+pub const READ_TURN_MESSAGES: usize = 256;
 const CORE: Token = Token(usize::MAX - 1);
 
 /// Whether a frame was taken by tungstenite: written, or buffered because the socket would block
@@ -139,6 +151,8 @@ pub struct Server {
     sessions: Vec<(u64, Option<Session>)>,
     /// Requests of the gateway's own (cancel-on-disconnect) waiting for room in the ring.
     deferred: VecDeque<Request>,
+    /// WebSocket connections whose turn ended with messages left to read.
+    unread: Marks,
     epoch: Instant,
     metrics: Arc<Metrics>,
     /// The binary protocol's sessions, when it listens.
@@ -189,6 +203,7 @@ impl Server {
             cancel_on_close: Vec::new(),
             sessions: Vec::new(),
             deferred: VecDeque::new(),
+            unread: Marks::default(),
             epoch: Instant::now(),
             metrics,
             binary: None,
@@ -247,7 +262,13 @@ impl Server {
                 continue;
             }
             let timeout =
-                if self.deferred.is_empty() { Duration::from_millis(50) } else { Duration::from_millis(1) };
+                if !self.unread.is_empty() || self.binary.as_ref().is_some_and(BinaryGateway::has_unread) {
+                    Duration::ZERO
+                } else if self.deferred.is_empty() {
+                    Duration::from_millis(50)
+                } else {
+                    Duration::from_millis(1)
+                };
             let sleeping = self.subscriber.before_sleep();
             let timeout = if sleeping { timeout } else { Duration::ZERO };
             let polled = self.poll.poll(&mut events, Some(timeout));
@@ -274,6 +295,8 @@ impl Server {
                     token => self.ready(token.0),
                 }
             }
+            self.read_more();
+            self.with_binary(BinaryGateway::read_more);
             self.with_binary(BinaryGateway::tick);
             while let Some(request) = self.deferred.front() {
                 match self.submitter.submit(*request) {
@@ -381,7 +404,14 @@ impl Server {
             },
             Conn::Open(ws) => ws,
         };
+        let mut turn_messages = 0;
         loop {
+            if turn_messages == READ_TURN_MESSAGES {
+                self.unread.insert(slot);
+                self.metrics.read_turn_cut();
+                break;
+            }
+            turn_messages += 1;
             match ws.read() {
                 Ok(Message::Text(text)) => {
                     if let Some(reply) = self.handle(slot, text.as_str())
@@ -424,6 +454,15 @@ impl Server {
             return;
         }
         self.connections[slot] = Some(Conn::Open(ws));
+    }
+
+    /// Connections left with messages to read at the end of their last turn: another turn each.
+    fn read_more(&mut self) {
+        let unread = self.unread.take();
+        for &slot in &unread {
+            self.ready(slot);
+        }
+        self.unread.recycle(unread);
     }
 
     fn now_ns(&self) -> u64 {

@@ -268,14 +268,28 @@ fn a_client_that_does_not_read_is_cut_off_at_its_buffer_bound_and_nobody_else_no
     // Bob trades meanwhile, unaffected.
     bob.send(&limit(btc, 0, 5_000_000, 10, "unaffected")).unwrap();
     assert_eq!(report(&mut bob).exec_type, exec::NEW);
-    // The flooder's connection ends: whatever it reads now finishes with the server's close.
-    let _ = read_to_close(&mut flood);
-    let metrics = server.admin_get("/metrics").1;
-    let cut = metrics.lines().any(|l| {
-        l.starts_with("ferrex_disconnects_total")
-            && (l.contains("reason=\"slow\"") || l.contains("unread goodbye"))
-    });
-    assert!(cut, "a slow-consumer disconnect is counted:\n{metrics}");
+    // The flooder, which reads nothing, is cut off: wait for the count (each admin request is a
+    // round trip to the server; the deadline only bounds a failure).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let cut = loop {
+        let metrics = server.admin_get("/metrics").1;
+        let counted = metrics.lines().any(|l| {
+            l.starts_with("ferrex_disconnects_total")
+                && (l.contains("reason=\"slow\"") || l.contains("unread goodbye"))
+        });
+        if counted || std::time::Instant::now() > deadline {
+            break counted;
+        }
+    };
+    assert!(cut, "a slow-consumer disconnect is counted");
+    // What it reads now are whole messages, then the close; a goodbye, if it came, says why.
+    let bytes = read_to_close(&mut flood);
+    let goodbyes: Vec<u16> = kinds(&bytes)
+        .into_iter()
+        .filter(|&(kind, _)| kind == wire::Goodbye::KIND)
+        .map(|(_, code)| code)
+        .collect();
+    assert!(goodbyes.iter().all(|&code| code == codes::SLOW_CONSUMER), "{goodbyes:?}");
     bob.send(&limit(btc, 0, 5_000_001, 10, "still-fine")).unwrap();
     assert_eq!(report(&mut bob).exec_type, exec::NEW);
     assert!(server.stop());
@@ -437,6 +451,45 @@ fn a_session_cut_off_that_never_reads_its_goodbye_is_dropped_after_the_grace_per
     let mut bob = logon(&server, "bob", LogonOptions::default());
     let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
     bob.send(&limit(btc, 0, 5_000_000, 10, "fine")).unwrap();
+    assert_eq!(report(&mut bob).exec_type, exec::NEW);
+    assert!(server.stop());
+}
+
+#[test]
+fn a_burst_longer_than_one_turn_is_read_over_several_and_every_message_is_answered() {
+    let dir = TempDir::new("binary-turns");
+    let server = Server::start(&dir);
+    let (mut writer, mut reader) = logon(&server, "carol", LogonOptions::default()).split();
+    // 20,000 messages of an unknown kind in one write (160 KB; a turn reads 64 KiB): once the
+    // burst is in, no readiness event comes again, and the server must still read it to the end.
+    let count = 20_000;
+    let burst: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], count).flatten().collect();
+    let sender = std::thread::spawn(move || writer.send(&burst).map(|()| writer));
+    let mut answered = 0;
+    while answered < count {
+        match reader.recv_timeout(WAIT).expect("receive") {
+            Some(ServerMessage::BusinessReject(reject)) => {
+                assert!(
+                    reject.code == codes::UNKNOWN_KIND || reject.code == codes::TOO_MANY_MESSAGES,
+                    "{reject:?}"
+                );
+                answered += 1;
+            }
+            Some(ServerMessage::Heartbeat) => {}
+            Some(other) => panic!("expected a business reject, got {other:?}"),
+            None => panic!("{answered} of {count} messages answered"),
+        }
+    }
+    let _writer = sender.join().expect("the writer").expect("sent");
+    let metrics = server.admin_get("/metrics").1;
+    let cut: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ferrex_read_turns_cut_total ")?.trim().parse().ok())
+        .expect("the counter");
+    assert!(cut >= 1, "the burst took more than one turn");
+    let mut bob = logon(&server, "bob", LogonOptions::default());
+    let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
+    bob.send(&limit(btc, 0, 5_000_000, 10, "after-the-burst")).unwrap();
     assert_eq!(report(&mut bob).exec_type, exec::NEW);
     assert!(server.stop());
 }

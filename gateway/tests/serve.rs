@@ -275,6 +275,51 @@ fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
     assert!(server.stop());
 }
 
+/// The value of a counter without labels in the server's metrics.
+fn counter(server: &Server, name: &str) -> u64 {
+    let metrics = server.admin_get("/metrics").1;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in the metrics:\n{metrics}"))
+}
+
+#[test]
+fn a_burst_longer_than_one_turn_is_read_over_several_and_answered_in_order() {
+    let dir = TempDir::new("serve-turns");
+    let server = Server::start(&dir);
+    let mut eve = connect(&server);
+    eve.ws.get_mut().set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    // More requests than one connection's turn reads (256): the server reads the rest on its next
+    // turns, with no new readiness event once the burst is in; each gets its answer, in order
+    // (past the demo's 500 messages a second, the answer is the rate-limit error, which the server
+    // sends without reading the request, so without its id).
+    let count = 2_000;
+    for id in 0..count {
+        eve.ws
+            .write(Message::text(json!({"id": id, "method": "ping", "params": {}}).to_string()))
+            .expect("queued");
+    }
+    eve.ws.flush().expect("sent");
+    let mut last_id = None;
+    for _ in 0..count {
+        let response = eve.next_message();
+        if response["status"] == 200 {
+            let id = response["id"].as_u64().expect("an answer has its request's id");
+            assert!(last_id < Some(id), "answers in request order: {id} after {last_id:?}");
+            last_id = Some(id);
+        } else {
+            assert_eq!(response["status"], 429, "{response}");
+        }
+    }
+    assert!(last_id.is_some(), "some pings were answered before the rate limit");
+    assert!(counter(&server, "ferrex_read_turns_cut_total") >= 1, "the burst took more than one turn");
+    let mut bob = connect(&server);
+    let other = bob.signed("bob", "order.place", limit("BUY", "50000.00", "0.001"));
+    assert_eq!(other["status"], 200, "{other}");
+    assert!(server.stop());
+}
+
 #[test]
 fn cancel_on_disconnect_cancels_the_users_orders_when_the_connection_closes() {
     let dir = TempDir::new("serve-cancel-on-disconnect");

@@ -45,6 +45,7 @@ use mio::{Interest, Registry, Token};
 use crate::api::Api;
 use crate::config::Validated;
 use crate::limits::Bucket;
+use crate::marks::Marks;
 use crate::metrics::Metrics;
 use crate::tags::TagMap;
 use replay::{Rebuilt, Window};
@@ -120,6 +121,10 @@ pub const HELD_REPORTS_MAX: usize = 1 << 16;
 
 /// Unsent bytes at which a session being read from is written to before its next read.
 const WRITE_EARLY_BYTES: usize = 1 << 16;
+
+/// Bytes read from one session in one turn of the loop; the rest waits for its next turn, so a
+/// client that floods does not hold everyone else's messages back.
+pub const READ_TURN_BYTES: usize = 1 << 16;
 /// Token of the first binary session (sessions are `BINARY_BASE + slot`).
 pub const BINARY_BASE: usize = 1 << 30;
 /// Levels per side a subscriber's depth snapshot may ask for.
@@ -253,6 +258,8 @@ pub struct BinaryGateway {
     rebuilds_running: usize,
     waker: Arc<mio::Waker>,
     dirty: Marks,
+    /// Sessions whose turn ended with bytes left to read.
+    unread: Marks,
     /// Open sessions per client IP address.
     per_ip: HashMap<IpAddr, u32>,
     last_tick: Instant,
@@ -296,6 +303,7 @@ impl BinaryGateway {
             rebuilds_running: 0,
             waker,
             dirty: Marks::default(),
+            unread: Marks::default(),
             per_ip: HashMap::new(),
             last_tick: Instant::now(),
             instruments,
@@ -353,11 +361,38 @@ impl BinaryGateway {
 
     /// A session's socket is ready: read and handle its messages, then write what it has queued.
     pub fn ready(&mut self, token: Token, shared: &mut Shared<'_>) {
-        let slot = token.0 - BINARY_BASE;
+        self.read(token.0 - BINARY_BASE, shared);
+    }
+
+    /// Sessions left with bytes to read at the end of their last turn: another turn each.
+    pub fn read_more(&mut self, shared: &mut Shared<'_>) {
+        let unread = self.unread.take();
+        for &slot in &unread {
+            self.read(slot, shared);
+        }
+        self.unread.recycle(unread);
+    }
+
+    /// True when a session waits for another turn to read (the loop must not sleep).
+    #[must_use]
+    pub fn has_unread(&self) -> bool {
+        !self.unread.is_empty()
+    }
+
+    /// Reads and handles a session's messages, at most [`READ_TURN_BYTES`] of them; a session
+    /// with more is marked to go on next turn, after everyone else's (mio's readiness is edge
+    /// triggered: nothing else would come back to it).
+    fn read(&mut self, slot: usize, shared: &mut Shared<'_>) {
         let mut buffer = [0u8; 4096];
+        let mut turn_bytes = 0;
         loop {
             let Some(Some(session)) = self.sessions.get_mut(slot) else { return };
             if session.closing.is_some() {
+                break;
+            }
+            if turn_bytes >= READ_TURN_BYTES {
+                self.unread.insert(slot);
+                shared.metrics.read_turn_cut();
                 break;
             }
             match session.stream.read(&mut buffer) {
@@ -366,6 +401,7 @@ impl BinaryGateway {
                     return;
                 }
                 Ok(n) => {
+                    turn_bytes += n;
                     session.input.extend_from_slice(&buffer[..n]);
                     session.last_in = Instant::now();
                     self.frames(slot, shared);
@@ -988,41 +1024,6 @@ impl BinaryGateway {
             self.goodbye(slot, codes::SHUTTING_DOWN);
         }
         self.flush(shared);
-    }
-}
-
-/// Sessions with bytes to write: each once, in the order marked (no allocation once grown).
-#[derive(Default)]
-struct Marks {
-    list: Vec<usize>,
-    marked: Vec<bool>,
-}
-
-impl Marks {
-    fn insert(&mut self, slot: usize) {
-        if slot >= self.marked.len() {
-            self.marked.resize(slot + 1, false);
-        }
-        if !self.marked[slot] {
-            self.marked[slot] = true;
-            self.list.push(slot);
-        }
-    }
-
-    /// The marked sessions; the marks are cleared.
-    fn take(&mut self) -> Vec<usize> {
-        for &slot in &self.list {
-            self.marked[slot] = false;
-        }
-        std::mem::take(&mut self.list)
-    }
-
-    /// Gives a taken list back for reuse.
-    fn recycle(&mut self, mut list: Vec<usize>) {
-        if self.list.is_empty() {
-            list.clear();
-            self.list = list;
-        }
     }
 }
 
