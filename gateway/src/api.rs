@@ -331,6 +331,19 @@ pub fn error_response(id: &Value, code: i32, msg: &str) -> String {
     json!({"id": id, "status": 400, "error": {"code": code, "msg": msg}}).to_string()
 }
 
+/// The `id` of a request text, read without building the rest of it: for an answer given before
+/// the request is read (a rate-limit refusal), so that a client can still match it. `null` when
+/// the text has none or is not a JSON object.
+#[must_use]
+pub fn request_id(text: &str) -> Value {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        #[serde(default)]
+        id: Value,
+    }
+    serde_json::from_str::<IdOnly>(text).map_or(Value::Null, |request| request.id)
+}
+
 /// A success response.
 pub fn ok_response(id: &Value, result: &Value) -> String {
     ok_limited(id, &Value::Array(Vec::new()), result)
@@ -1353,6 +1366,15 @@ mod tests {
             60_000,
             metrics,
         )
+    }
+
+    #[test]
+    fn a_requests_id_is_read_alone_whatever_its_kind() {
+        assert_eq!(request_id(r#"{"id":7,"method":"ping","params":{"x":[1,{"y":2}]}}"#), json!(7));
+        assert_eq!(request_id(r#"{"method":"ping","id":"abc"}"#), json!("abc"));
+        assert_eq!(request_id(r#"{"method":"ping"}"#), Value::Null);
+        assert_eq!(request_id("not json"), Value::Null);
+        assert_eq!(request_id("[1,2]"), Value::Null);
     }
 
     fn signed(method: &str, mut params: Map<String, Value>) -> String {

@@ -16,8 +16,7 @@
 //! queued, bounded by `write_buffer_bytes_max`, then is cut off); no connection is read for more
 //! than [`READ_TURN_MESSAGES`] messages (binary: [`binary::READ_TURN_BYTES`]) in one turn, so a
 //! client that floods does not hold the others back.
-//! Known limitations: one thread serves every connection of both protocols; a rate-limited
-//! request is refused before it is parsed, so its error carries no `id`.
+//! Known limitations: one thread serves every connection of both protocols.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::ErrorKind;
@@ -477,7 +476,7 @@ impl Server {
         {
             let msg = format!("Too many messages; current limit is {} per second.", bucket.capacity());
             self.metrics.error(codes::TOO_MANY_REQUESTS);
-            return Some(api::too_many(&serde_json::Value::Null, codes::TOO_MANY_REQUESTS, &msg, wait));
+            return Some(api::too_many(&api::request_id(text), codes::TOO_MANY_REQUESTS, &msg, wait));
         }
         let session = self.sessions.get(slot).and_then(|s| s.1.as_ref().map(|(user, _, _)| *user));
         match self.api.request(text, now_ns, session) {
