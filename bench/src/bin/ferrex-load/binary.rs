@@ -213,26 +213,28 @@ pub fn throughput(
 ) -> Result<(f64, Histogram<u64>, u64)> {
     let threads = connections.min(2);
     let per_thread = connections.div_ceil(threads);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
+    // Sessions are logged on first; the measured time starts when every thread has its own.
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let address = address.to_string();
+            let start = std::sync::Arc::clone(&start);
             std::thread::spawn(move || -> Result<(u64, Histogram<u64>, u64)> {
-                let mut conns = Vec::new();
-                for c in 0..per_thread {
-                    let n = t * per_thread + c;
-                    if n < connections {
-                        conns.push(Conn::connect(
+                let set_up = (t * per_thread..((t + 1) * per_thread).min(connections))
+                    .map(|n| {
+                        Conn::connect(
                             &address,
                             u32::try_from(n % 100).expect("small") + 1,
                             kind,
                             11 + n as u64,
-                        )?);
-                    }
-                }
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>();
+                start.wait();
+                let mut conns = set_up?;
                 let mut histogram = histogram()?;
                 let epoch = Instant::now();
+                let deadline = epoch + Duration::from_secs_f64(seconds);
                 while Instant::now() < deadline {
                     let before: u64 = conns.iter().map(|c| c.done).sum();
                     let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -251,6 +253,8 @@ pub fn throughput(
             })
         })
         .collect();
+    start.wait();
+    let started = Instant::now();
     let mut total = 0;
     let mut refused = 0;
     let mut merged = histogram()?;

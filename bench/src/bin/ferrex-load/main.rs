@@ -367,18 +367,22 @@ fn print_row(load: &str, count: u64, histogram: &Histogram<u64>) {
 fn throughput(server: &Server, connections: usize, window: usize, seconds: f64, session: bool) -> Result<()> {
     let threads = connections.min(2);
     let per_thread = connections.div_ceil(threads);
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
+    // Connections are set up first; the measured time starts when every thread has its own.
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let address = server.address.clone();
+            let start = std::sync::Arc::clone(&start);
             std::thread::spawn(move || -> Result<u64> {
-                let mut sockets = Vec::new();
-                for c in 0..per_thread {
-                    let user = ((t * per_thread + c) as u32 % USERS) + 1;
-                    let ws = connect(&address, user, session)?;
-                    sockets.push((ws, user, 0u64, 0u64));
-                }
+                let set_up = (0..per_thread)
+                    .map(|c| {
+                        let user = ((t * per_thread + c) as u32 % USERS) + 1;
+                        Ok((connect(&address, user, session)?, user, 0u64, 0u64))
+                    })
+                    .collect::<Result<Vec<_>>>();
+                start.wait();
+                let mut sockets = set_up?;
+                let deadline = Instant::now() + Duration::from_secs_f64(seconds);
                 // Sleep in `poll` until a connection has answers: polling a hundred sockets in
                 // a loop would take a CPU from the server.
                 let mut poll = mio::Poll::new()?;
@@ -414,6 +418,8 @@ fn throughput(server: &Server, connections: usize, window: usize, seconds: f64, 
             })
         })
         .collect();
+    start.wait();
+    let started = Instant::now();
     let mut total = 0;
     for handle in handles {
         total += handle.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
