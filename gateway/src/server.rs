@@ -152,6 +152,8 @@ pub struct Server {
     deferred: VecDeque<Request>,
     /// WebSocket connections whose turn ended with messages left to read.
     unread: Marks,
+    /// Those of them whose next turn is this one (taken from `unread` as the turn starts).
+    carried: Vec<usize>,
     epoch: Instant,
     metrics: Arc<Metrics>,
     /// The binary protocol's sessions, when it listens.
@@ -203,6 +205,7 @@ impl Server {
             sessions: Vec::new(),
             deferred: VecDeque::new(),
             unread: Marks::default(),
+            carried: Vec::new(),
             epoch: Instant::now(),
             metrics,
             binary: None,
@@ -279,6 +282,10 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            // Connections with input left from their last turn are read once this turn, after
+            // those with news (and not again for an event of theirs).
+            self.carried = self.unread.take();
+            self.with_binary(|b, _| b.begin_turn());
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept()?,
@@ -291,6 +298,7 @@ impl Server {
                     token if token.0 >= binary::BINARY_BASE => {
                         self.with_binary(|b, shared| b.ready(token, shared));
                     }
+                    token if self.carried.contains(&token.0) => {}
                     token => self.ready(token.0),
                 }
             }
@@ -457,11 +465,11 @@ impl Server {
 
     /// Connections left with messages to read at the end of their last turn: another turn each.
     fn read_more(&mut self) {
-        let unread = self.unread.take();
-        for &slot in &unread {
+        let carried = std::mem::take(&mut self.carried);
+        for &slot in &carried {
             self.ready(slot);
         }
-        self.unread.recycle(unread);
+        self.unread.recycle(carried);
     }
 
     fn now_ns(&self) -> u64 {

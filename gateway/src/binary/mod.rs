@@ -260,6 +260,8 @@ pub struct BinaryGateway {
     dirty: Marks,
     /// Sessions whose turn ended with bytes left to read.
     unread: Marks,
+    /// Those of them whose next turn is this one (see [`BinaryGateway::begin_turn`]).
+    carried: Vec<usize>,
     /// Open sessions per client IP address.
     per_ip: HashMap<IpAddr, u32>,
     last_tick: Instant,
@@ -304,6 +306,7 @@ impl BinaryGateway {
             waker,
             dirty: Marks::default(),
             unread: Marks::default(),
+            carried: Vec::new(),
             per_ip: HashMap::new(),
             last_tick: Instant::now(),
             instruments,
@@ -361,16 +364,27 @@ impl BinaryGateway {
 
     /// A session's socket is ready: read and handle its messages, then write what it has queued.
     pub fn ready(&mut self, token: Token, shared: &mut Shared<'_>) {
-        self.read(token.0 - BINARY_BASE, shared);
+        let slot = token.0 - BINARY_BASE;
+        // A session with input left from its last turn is read once this turn, in `read_more`.
+        if !self.carried.contains(&slot) {
+            self.read(slot, shared);
+        }
+    }
+
+    /// A turn of the loop starts: the sessions left with bytes to read get their next turn in
+    /// this one ([`BinaryGateway::read_more`], after the sessions with news).
+    pub fn begin_turn(&mut self) {
+        debug_assert!(self.carried.is_empty(), "read_more ends every turn");
+        self.carried = self.unread.take();
     }
 
     /// Sessions left with bytes to read at the end of their last turn: another turn each.
     pub fn read_more(&mut self, shared: &mut Shared<'_>) {
-        let unread = self.unread.take();
-        for &slot in &unread {
+        let carried = std::mem::take(&mut self.carried);
+        for &slot in &carried {
             self.read(slot, shared);
         }
-        self.unread.recycle(unread);
+        self.unread.recycle(carried);
     }
 
     /// True when a session waits for another turn to read (the loop must not sleep).
