@@ -285,7 +285,9 @@ impl Server {
             // Connections with input left from their last turn are read once this turn, after
             // those with news (and not again for an event of theirs).
             self.carried = self.unread.take();
-            self.with_binary(|b, _| b.begin_turn());
+            if let Some(binary) = self.binary.as_mut() {
+                binary.begin_turn();
+            }
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept()?,
