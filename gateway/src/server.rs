@@ -39,7 +39,7 @@ use crate::api::{self, Action, Api, MarketQuery, Pending, Reply, SessionOp, code
 use crate::binary::{self, BinaryConfig, BinaryGateway, Shared};
 use crate::limits::Bucket;
 use crate::market::{MarketData, Topic};
-use crate::marks::Marks;
+use crate::marks::{Marks, Turns};
 use crate::metrics::Metrics;
 use crate::tags::TagMap;
 
@@ -151,9 +151,9 @@ pub struct Server {
     /// Requests of the gateway's own (cancel-on-disconnect) waiting for room in the ring.
     deferred: VecDeque<Request>,
     /// WebSocket connections whose turn ended with messages left to read.
-    unread: Marks,
-    /// Those of them whose next turn is this one (taken from `unread` as the turn starts).
-    carried: Vec<usize>,
+    turns: Turns,
+    /// Connections with frames gathered for one write at the end of a delivery.
+    to_flush: Marks,
     epoch: Instant,
     metrics: Arc<Metrics>,
     /// The binary protocol's sessions, when it listens.
@@ -204,8 +204,8 @@ impl Server {
             cancel_on_close: Vec::new(),
             sessions: Vec::new(),
             deferred: VecDeque::new(),
-            unread: Marks::default(),
-            carried: Vec::new(),
+            turns: Turns::default(),
+            to_flush: Marks::default(),
             epoch: Instant::now(),
             metrics,
             binary: None,
@@ -264,7 +264,7 @@ impl Server {
                 continue;
             }
             let timeout =
-                if !self.unread.is_empty() || self.binary.as_ref().is_some_and(BinaryGateway::has_unread) {
+                if self.turns.waiting() || self.binary.as_ref().is_some_and(BinaryGateway::has_unread) {
                     Duration::ZERO
                 } else if self.deferred.is_empty() {
                     Duration::from_millis(50)
@@ -284,7 +284,7 @@ impl Server {
             }
             // Connections with input left from their last turn are read once this turn, after
             // those with news (and not again for an event of theirs).
-            self.carried = self.unread.take();
+            self.turns.begin();
             if let Some(binary) = self.binary.as_mut() {
                 binary.begin_turn();
             }
@@ -300,7 +300,7 @@ impl Server {
                     token if token.0 >= binary::BINARY_BASE => {
                         self.with_binary(|b, shared| b.ready(token, shared));
                     }
-                    token if self.carried.contains(&token.0) => {}
+                    token if self.turns.is_due(token.0) => {}
                     token => self.ready(token.0),
                 }
             }
@@ -416,7 +416,7 @@ impl Server {
         let mut turn_messages = 0;
         loop {
             if turn_messages == READ_TURN_MESSAGES {
-                self.unread.insert(slot);
+                self.turns.defer(slot);
                 self.metrics.read_turn_cut();
                 break;
             }
@@ -467,11 +467,11 @@ impl Server {
 
     /// Connections left with messages to read at the end of their last turn: another turn each.
     fn read_more(&mut self) {
-        let carried = std::mem::take(&mut self.carried);
-        for &slot in &carried {
+        let due = self.turns.take_due();
+        for &slot in &due {
             self.ready(slot);
         }
-        self.unread.recycle(carried);
+        self.turns.done(due);
     }
 
     fn now_ns(&self) -> u64 {
@@ -612,7 +612,6 @@ impl Server {
     /// Sends each message to its topic's listeners; a listener whose send buffer is full is cut
     /// off (it cannot keep up), nobody else waits for it.
     fn publish(&mut self, messages: &[(Topic, String)]) {
-        let mut touched = BTreeSet::new();
         let mut slow = Vec::new();
         for (topic, text) in messages {
             let Some(listeners) = self.topics.get(topic) else { continue };
@@ -620,19 +619,13 @@ impl Server {
             for &slot in listeners {
                 let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) else { continue };
                 if queued(ws.write(Message::Text(text.clone()))) {
-                    touched.insert(slot);
+                    self.to_flush.insert(slot);
                 } else {
                     slow.push(slot);
                 }
             }
         }
-        for slot in touched {
-            if let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot)
-                && !queued(ws.flush())
-            {
-                slow.push(slot);
-            }
-        }
+        slow.extend(self.flush_marked());
         for slot in slow {
             tracing::warn!(connection = slot, "disconnected: cannot keep up with its streams (1 MiB unsent)");
             self.forget(slot, "slow");
@@ -641,7 +634,6 @@ impl Server {
 
     /// Answers each request whose `Done` arrived.
     fn answer(&mut self, outputs: &[Output]) {
-        let mut to_flush = Vec::new();
         for output in outputs {
             let tag = output.origin.tag;
             let Some(flight) = self.in_flight.get_mut(&tag) else { continue };
@@ -677,20 +669,31 @@ impl Server {
             self.metrics.latency(flight.started.elapsed());
             let Some(Some(Conn::Open(ws))) = self.connections.get_mut(flight.connection) else { continue };
             if queued(ws.write(Message::text(response))) {
-                to_flush.push(flight.connection);
+                self.to_flush.insert(flight.connection);
             } else {
                 self.forget(flight.connection, "error");
             }
         }
         // One write to each socket for all of its answers in this batch.
-        to_flush.sort_unstable();
-        to_flush.dedup();
-        for slot in to_flush {
-            let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot) else { continue };
-            if !queued(ws.flush()) {
-                self.forget(slot, "error");
+        for slot in self.flush_marked() {
+            self.forget(slot, "error");
+        }
+    }
+
+    /// Writes the frames gathered for the marked connections, one write each; returns those
+    /// whose socket failed (no allocation unless one did).
+    fn flush_marked(&mut self) -> Vec<usize> {
+        let marked = self.to_flush.take();
+        let mut failed = Vec::new();
+        for &slot in &marked {
+            if let Some(Some(Conn::Open(ws))) = self.connections.get_mut(slot)
+                && !queued(ws.flush())
+            {
+                failed.push(slot);
             }
         }
+        self.to_flush.recycle(marked);
+        failed
     }
 
     /// Ends the connection in `slot` (closing its socket if it is still held there).

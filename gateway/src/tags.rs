@@ -1,6 +1,7 @@
 //! Maps keyed by request tag: the gateway's own tags are unique, sequential `u64`s it made, so
 //! they need no keyed (flood-resistant) hash, only a well-spread one: one multiplication
-//! (Fibonacci hashing) instead of `SipHash`, on every output the gateway routes.
+//! (Fibonacci hashing) instead of `SipHash`, on every output the gateway routes. The book mirror
+//! keys its price levels the same way (prices come from the engine, not from a client).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -26,7 +27,7 @@ impl Hasher for TagHasher {
     }
 }
 
-/// A map from request tag to `V`.
+/// A map from request tag (or another `u64` the gateway trusts) to `V`.
 pub type TagMap<V> = HashMap<u64, V, BuildHasherDefault<TagHasher>>;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, demo_config_with};
 use ferrex_gateway::binary::codes;
 use ferrex_gateway::binary::reports::exec;
 use ferrex_gateway::binary::wire::{self, Cancel, ExecutionReport, NewOrder, Subscribe};
@@ -43,6 +43,40 @@ fn report(client: &mut BinaryClient) -> ExecutionReport {
         ServerMessage::Execution(report) => report,
         other => panic!("expected an execution report, got {other:?}"),
     }
+}
+
+/// `count` buy orders on `instrument` at increasing prices, each with its acknowledgement.
+fn place(client: &mut BinaryClient, instrument: u32, count: i64, prefix: &str) -> Vec<ExecutionReport> {
+    (0..count)
+        .map(|n| {
+            client.send(&limit(instrument, 0, 5_000_000 + n, 10, &format!("{prefix}{n}"))).unwrap();
+            report(client)
+        })
+        .collect()
+}
+
+/// Alice, logged on again and asking for the reports after `after`.
+fn replay_from(server: &Server, after: (u64, u32)) -> BinaryClient {
+    logon(server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false })
+}
+
+/// Carol's raw socket after a flood of messages of an unknown kind, written until the server
+/// stops taking them (each earns a 112-byte reject that Carol never reads).
+fn flood_without_reading(server: &Server) -> TcpStream {
+    let (mut flood, _) = logon(server, "carol", LogonOptions::default()).into_stream();
+    flood.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let garbage: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], 4096).flatten().collect();
+    for _ in 0..64 {
+        if flood.write_all(&garbage).is_err() {
+            break;
+        }
+    }
+    flood
+}
+
+/// A line of the metrics counting disconnects for `reason`.
+fn disconnects(line: &str, reason: &str) -> bool {
+    line.starts_with("ferrex_disconnects_total") && line.contains(&format!("reason=\"{reason}\""))
 }
 
 #[test]
@@ -109,16 +143,11 @@ fn a_reconnecting_client_gets_every_report_it_missed_from_memory_and_after_a_res
     let server = Server::start(&dir);
     let mut alice = logon(&server, "alice", LogonOptions::default());
     let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
-    let mut seen = Vec::new();
-    for n in 0..6 {
-        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("r{n}"))).unwrap();
-        seen.push(report(&mut alice));
-    }
+    let seen = place(&mut alice, btc, 6, "r");
     drop(alice);
     // From memory: everything after the second report.
     let after = (seen[1].sequence, seen[1].index);
-    let mut again =
-        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let mut again = replay_from(&server, after);
     let replayed: Vec<ExecutionReport> = (2..6).map(|_| report(&mut again)).collect();
     assert_eq!(replayed, seen[2..]);
     let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
@@ -128,8 +157,7 @@ fn a_reconnecting_client_gets_every_report_it_missed_from_memory_and_after_a_res
 
     // After a restart the memory is empty: the same reports are rebuilt from the journal.
     let server = Server::start(&dir);
-    let mut rebuilt =
-        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let mut rebuilt = replay_from(&server, after);
     let replayed: Vec<ExecutionReport> = (2..6).map(|_| report(&mut rebuilt)).collect();
     assert_eq!(replayed, seen[2..], "rebuilt reports are byte for byte the ones first sent");
     let ServerMessage::ReplayComplete(done) = next(&mut rebuilt) else { panic!("replay complete") };
@@ -255,32 +283,13 @@ fn a_client_that_does_not_read_is_cut_off_at_its_buffer_bound_and_nobody_else_no
     let server = Server::start(&dir);
     let mut bob = logon(&server, "bob", LogonOptions::default());
     let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
-    // Each of these 8-byte messages of an unknown kind earns a 112-byte reject (or a rate-limit
-    // reject): the server's queue for a client that never reads grows past its 1 MiB bound.
-    let (mut flood, _) = logon(&server, "carol", LogonOptions::default()).into_stream();
-    flood.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    let garbage: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], 4096).flatten().collect();
-    for _ in 0..64 {
-        if flood.write_all(&garbage).is_err() {
-            break;
-        }
-    }
+    // The server's queue for a client that never reads grows past its 1 MiB bound.
+    let mut flood = flood_without_reading(&server);
     // Bob trades meanwhile, unaffected.
     bob.send(&limit(btc, 0, 5_000_000, 10, "unaffected")).unwrap();
     assert_eq!(report(&mut bob).exec_type, exec::NEW);
-    // The flooder, which reads nothing, is cut off: wait for the count (each admin request is a
-    // round trip to the server; the deadline only bounds a failure).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let cut = loop {
-        let metrics = server.admin_get("/metrics").1;
-        let counted = metrics.lines().any(|l| {
-            l.starts_with("ferrex_disconnects_total")
-                && (l.contains("reason=\"slow\"") || l.contains("unread goodbye"))
-        });
-        if counted || std::time::Instant::now() > deadline {
-            break counted;
-        }
-    };
+    // The flooder, which reads nothing, is cut off.
+    let cut = server.await_metric(|l| disconnects(l, "slow") || disconnects(l, "unread goodbye"));
     assert!(cut, "a slow-consumer disconnect is counted");
     // What it reads now are whole messages, then the close; a goodbye, if it came, says why.
     let bytes = read_to_close(&mut flood);
@@ -330,19 +339,6 @@ fn a_perpetual_position_opened_over_the_binary_protocol_is_closed_by_one_message
     assert!(server.stop());
 }
 
-/// The demo configuration with `edits` applied (`(find, replace)` pairs), written into `configs`.
-fn demo_config_with(configs: &TempDir, edits: &[(&str, &str)]) -> std::path::PathBuf {
-    let mut text = ferrex_gateway::config::DEMO_CONFIG.to_string();
-    for (find, replace) in edits {
-        assert!(text.contains(find), "the demo configuration has {find:?}");
-        text = text.replacen(find, replace, 1);
-    }
-    std::fs::create_dir_all(&configs.0).expect("a directory for the configuration");
-    let path = configs.0.join("config.toml");
-    std::fs::write(&path, text).expect("write the configuration");
-    path
-}
-
 #[test]
 fn reports_evicted_from_the_memory_window_are_rebuilt_from_the_journal_while_the_server_runs() {
     let dir = TempDir::new("binary-evicted");
@@ -351,17 +347,12 @@ fn reports_evicted_from_the_memory_window_are_rebuilt_from_the_journal_while_the
     let server = Server::start_with_config(&dir, &config);
     let mut alice = logon(&server, "alice", LogonOptions::default());
     let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
-    let mut seen = Vec::new();
-    for n in 0..8 {
-        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("w{n}"))).unwrap();
-        seen.push(report(&mut alice));
-    }
+    let seen = place(&mut alice, btc, 8, "w");
     drop(alice);
     // The window holds the last four reports; a replay after the second needs six: the two
     // evicted ones come from the journal, the rest from memory, in order, each once.
     let after = (seen[1].sequence, seen[1].index);
-    let mut again =
-        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let mut again = replay_from(&server, after);
     let replayed: Vec<ExecutionReport> = (2..8).map(|_| report(&mut again)).collect();
     assert_eq!(replayed, seen[2..], "rebuilt and remembered reports, byte for byte, in order");
     let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
@@ -381,18 +372,13 @@ fn a_replay_from_before_the_oldest_snapshot_starts_at_that_snapshot_and_says_so(
     let server = Server::start_with_config(&dir, &config);
     let mut alice = logon(&server, "alice", LogonOptions::default());
     let btc = alice.instrument("BTC-USDT").expect("listed").instrument;
-    let mut seen = Vec::new();
-    for n in 0..4 {
-        alice.send(&limit(btc, 0, 5_000_000 + n, 10, &format!("t{n}"))).unwrap();
-        seen.push(report(&mut alice));
-    }
+    let seen = place(&mut alice, btc, 4, "t");
     drop(alice);
     // A graceful stop takes a last snapshot; keeping one, the older ones (the first included) go.
     assert!(server.stop());
     let server = Server::start_with_config(&dir, &config);
     let after = (seen[0].sequence, seen[0].index);
-    let mut again =
-        logon(&server, "alice", LogonOptions { replay_after: Some(after), cancel_on_disconnect: false });
+    let mut again = replay_from(&server, after);
     let ServerMessage::ReplayComplete(done) = next(&mut again) else { panic!("replay complete") };
     assert_eq!((done.replayed, done.status), (0, 1), "nothing after the snapshot, and it says so");
     assert!(
@@ -410,37 +396,12 @@ fn a_replay_from_before_the_oldest_snapshot_starts_at_that_snapshot_and_says_so(
 fn a_session_cut_off_that_never_reads_its_goodbye_is_dropped_after_the_grace_period() {
     let dir = TempDir::new("binary-unread");
     let server = Server::start(&dir);
-    let (mut flood, _) = logon(&server, "carol", LogonOptions::default()).into_stream();
-    flood.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    let garbage: Vec<u8> = std::iter::repeat_n([8u8, 0, 0x77, 1, 0, 0, 0, 0], 4096).flatten().collect();
-    for _ in 0..64 {
-        if flood.write_all(&garbage).is_err() {
-            break;
-        }
-    }
-    // The flooder reads nothing: its goodbye cannot be written behind the full buffers, so the
-    // server drops the connection once the grace period has passed. Wait for the count (each
-    // admin request is a round trip to the server; the deadline only bounds a failure).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let dropped = loop {
-        let metrics = server.admin_get("/metrics").1;
-        let counted = metrics
-            .lines()
-            .any(|l| l.starts_with("ferrex_disconnects_total") && l.contains("reason=\"unread goodbye\""));
-        if counted || std::time::Instant::now() > deadline {
-            break counted;
-        }
-    };
+    let mut flood = flood_without_reading(&server);
+    // Its goodbye cannot be written behind the full buffers, so the server drops the connection
+    // once the grace period has passed.
     assert!(
-        dropped,
-        "the unread goodbye is counted as such:\n{}",
-        server
-            .admin_get("/metrics")
-            .1
-            .lines()
-            .filter(|l| l.contains("disconnect") || l.contains("error"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        server.await_metric(|l| disconnects(l, "unread goodbye")),
+        "the unread goodbye is counted as such"
     );
     // The connection is gone: reading drains what was in flight, then ends.
     let bytes = read_to_close(&mut flood);
@@ -481,12 +442,7 @@ fn a_burst_longer_than_one_turn_is_read_over_several_and_every_message_is_answer
         }
     }
     let _writer = sender.join().expect("the writer").expect("sent");
-    let metrics = server.admin_get("/metrics").1;
-    let cut: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("ferrex_read_turns_cut_total ")?.trim().parse().ok())
-        .expect("the counter");
-    assert!(cut >= 1, "the burst took more than one turn");
+    assert!(server.counter("ferrex_read_turns_cut_total") >= 1, "the burst took more than one turn");
     let mut bob = logon(&server, "bob", LogonOptions::default());
     let btc = bob.instrument("BTC-USDT").expect("listed").instrument;
     bob.send(&limit(btc, 0, 5_000_000, 10, "after-the-burst")).unwrap();

@@ -157,11 +157,8 @@ fn a_killed_server_loses_no_acknowledged_order_or_fill() {
     let dir = TempDir::new("e2e-crash");
     let configs = TempDir::new("e2e-crash-configs");
     std::fs::create_dir_all(&configs.0).expect("a directory for the configuration");
-    let async_config = configs.0.join("async.toml");
-    let demo = ferrex_gateway::config::DEMO_CONFIG;
-    assert!(demo.contains("durability = \"sync\""), "the demo market is sync");
-    std::fs::write(&async_config, demo.replace("durability = \"sync\"", "durability = \"async\""))
-        .expect("write");
+    let async_config =
+        common::demo_config_with(&configs, &[("durability = \"sync\"", "durability = \"async\"")]);
     let start = |run: u64| {
         if (run / 5) % 2 == 1 { Server::start_with_config(&dir, &async_config) } else { Server::start(&dir) }
     };

@@ -275,15 +275,6 @@ fn a_flood_past_the_rate_limit_is_refused_and_others_keep_trading() {
     assert!(server.stop());
 }
 
-/// The value of a counter without labels in the server's metrics.
-fn counter(server: &Server, name: &str) -> u64 {
-    let metrics = server.admin_get("/metrics").1;
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} in the metrics:\n{metrics}"))
-}
-
 #[test]
 fn a_burst_longer_than_one_turn_is_read_over_several_and_answered_in_order() {
     let dir = TempDir::new("serve-turns");
@@ -308,7 +299,7 @@ fn a_burst_longer_than_one_turn_is_read_over_several_and_answered_in_order() {
         statuses.insert(response["status"].as_u64());
     }
     assert_eq!(statuses.len(), 2, "answered, then refused by the rate limit: {statuses:?}");
-    assert!(counter(&server, "ferrex_read_turns_cut_total") >= 1, "the burst took more than one turn");
+    assert!(server.counter("ferrex_read_turns_cut_total") >= 1, "the burst took more than one turn");
     let mut bob = connect(&server);
     let other = bob.signed("bob", "order.place", limit("BUY", "50000.00", "0.001"));
     assert_eq!(other["status"], 200, "{other}");

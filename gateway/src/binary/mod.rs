@@ -45,7 +45,7 @@ use mio::{Interest, Registry, Token};
 use crate::api::Api;
 use crate::config::Validated;
 use crate::limits::Bucket;
-use crate::marks::Marks;
+use crate::marks::{Marks, Turns};
 use crate::metrics::Metrics;
 use crate::tags::TagMap;
 use replay::{Rebuilt, Window};
@@ -259,9 +259,7 @@ pub struct BinaryGateway {
     waker: Arc<mio::Waker>,
     dirty: Marks,
     /// Sessions whose turn ended with bytes left to read.
-    unread: Marks,
-    /// Those of them whose next turn is this one (see [`BinaryGateway::begin_turn`]).
-    carried: Vec<usize>,
+    turns: Turns,
     /// Open sessions per client IP address.
     per_ip: HashMap<IpAddr, u32>,
     last_tick: Instant,
@@ -305,8 +303,7 @@ impl BinaryGateway {
             rebuilds_running: 0,
             waker,
             dirty: Marks::default(),
-            unread: Marks::default(),
-            carried: Vec::new(),
+            turns: Turns::default(),
             per_ip: HashMap::new(),
             last_tick: Instant::now(),
             instruments,
@@ -366,7 +363,7 @@ impl BinaryGateway {
     pub fn ready(&mut self, token: Token, shared: &mut Shared<'_>) {
         let slot = token.0 - BINARY_BASE;
         // A session with input left from its last turn is read once this turn, in `read_more`.
-        if !self.carried.contains(&slot) {
+        if !self.turns.is_due(slot) {
             self.read(slot, shared);
         }
     }
@@ -374,23 +371,22 @@ impl BinaryGateway {
     /// A turn of the loop starts: the sessions left with bytes to read get their next turn in
     /// this one ([`BinaryGateway::read_more`], after the sessions with news).
     pub fn begin_turn(&mut self) {
-        debug_assert!(self.carried.is_empty(), "read_more ends every turn");
-        self.carried = self.unread.take();
+        self.turns.begin();
     }
 
     /// Sessions left with bytes to read at the end of their last turn: another turn each.
     pub fn read_more(&mut self, shared: &mut Shared<'_>) {
-        let carried = std::mem::take(&mut self.carried);
-        for &slot in &carried {
+        let due = self.turns.take_due();
+        for &slot in &due {
             self.read(slot, shared);
         }
-        self.unread.recycle(carried);
+        self.turns.done(due);
     }
 
     /// True when a session waits for another turn to read (the loop must not sleep).
     #[must_use]
     pub fn has_unread(&self) -> bool {
-        !self.unread.is_empty()
+        self.turns.waiting()
     }
 
     /// Reads and handles a session's messages, at most [`READ_TURN_BYTES`] of them; a session
@@ -405,7 +401,7 @@ impl BinaryGateway {
                 break;
             }
             if turn_bytes >= READ_TURN_BYTES {
-                self.unread.insert(slot);
+                self.turns.defer(slot);
                 shared.metrics.read_turn_cut();
                 break;
             }
@@ -494,13 +490,11 @@ impl BinaryGateway {
         }
         let mut input = input;
         input.drain(..at);
-        let partial = !input.is_empty();
-        session.partial_since =
-            if partial { Some(session.partial_since.unwrap_or_else(Instant::now)) } else { None };
-        if at > 0 && partial {
-            // A message started in this read and is still incomplete: its clock starts now.
-            session.partial_since = Some(Instant::now());
-        }
+        // An incomplete message's clock runs from the read that began it (a message started after
+        // whole ones in this read begins now).
+        session.partial_since = (!input.is_empty()).then(|| {
+            if at > 0 { Instant::now() } else { session.partial_since.unwrap_or_else(Instant::now) }
+        });
         session.input = input;
     }
 
@@ -1197,8 +1191,7 @@ fn order_ref(order_id: u64, client: &[u8; 36]) -> Result<OrderRef, Refusal> {
 }
 
 /// An order message (new order, cancel, cancel-replace, mass cancel, close position) as the
-/// engine's command
-/// for `user`, or why not.
+/// engine's command for `user`, or why not.
 pub fn parse_order(user: UserId, kind: u8, message: &[u8], market: &Validated) -> Result<Command, Refusal> {
     match kind {
         NewOrder::KIND => {

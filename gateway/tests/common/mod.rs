@@ -101,6 +101,29 @@ impl Server {
         (head.lines().next().unwrap_or_default().to_string(), body.to_string())
     }
 
+    /// The value of a counter without labels in the metrics.
+    pub fn counter(&self, name: &str) -> u64 {
+        let metrics = self.admin_get("/metrics").1;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in the metrics:\n{metrics}"))
+    }
+
+    /// Waits until a line of the metrics satisfies `wanted` (each look is a round trip to the
+    /// server; the deadline of 30 s only bounds a failure). False when none did in time.
+    pub fn await_metric(&self, wanted: impl Fn(&str) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if self.admin_get("/metrics").1.lines().any(&wanted) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+        }
+    }
+
     /// SIGKILL, and wait for it to be gone.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
@@ -121,4 +144,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The demo configuration with `edits` applied (`(find, replace)` pairs, each found once), written
+/// into `configs`.
+pub fn demo_config_with(configs: &TempDir, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = ferrex_gateway::config::DEMO_CONFIG.to_string();
+    for (find, replace) in edits {
+        assert!(text.contains(find), "the demo configuration has {find:?}");
+        text = text.replacen(find, replace, 1);
+    }
+    std::fs::create_dir_all(&configs.0).expect("a directory for the configuration");
+    let path = configs.0.join("config.toml");
+    std::fs::write(&path, text).expect("write the configuration");
+    path
 }
