@@ -10,7 +10,7 @@
 // beyond 2^52 is irrelevant here.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -61,6 +61,9 @@ enum Harness {
         /// How a sync flushes the journal: fdatasync or msync.
         #[arg(long, default_value = "fdatasync")]
         flush: String,
+        /// `async` durability: the background sync's interval, ms.
+        #[arg(long, default_value_t = 10)]
+        async_sync_ms: u64,
         /// Only these rows: rates in commands/s, 0 for the flat-out row (comma-separated).
         #[arg(long, value_delimiter = ',')]
         rates: Option<Vec<u64>>,
@@ -102,7 +105,7 @@ fn main() {
             journal_harness(quick);
             return;
         }
-        Harness::Pipeline { quick, durability, core_wait, flush, rates, snapshot_every } => {
+        Harness::Pipeline { quick, durability, core_wait, flush, rates, snapshot_every, async_sync_ms } => {
             let flush = match flush.as_str() {
                 "msync" => ferrex_journal::file::Flush::Msync,
                 _ => ferrex_journal::file::Flush::Fdatasync,
@@ -111,7 +114,7 @@ fn main() {
             pipeline_harness(
                 quick,
                 durability.as_deref(),
-                (&core_wait, flush, snapshot_every),
+                (&core_wait, flush, snapshot_every, async_sync_ms),
                 rates.as_deref(),
             );
             return;
@@ -193,7 +196,7 @@ fn journal_harness(quick: bool) {
 fn pipeline_harness(
     quick: bool,
     durability: Option<&str>,
-    (core_wait, flush, snapshot_every): (&str, ferrex_journal::file::Flush, u64),
+    (core_wait, flush, snapshot_every, async_sync_ms): (&str, ferrex_journal::file::Flush, u64, u64),
     rates: Option<&[u64]>,
 ) {
     use ferrex_engine::runtime::Durability;
@@ -217,12 +220,13 @@ fn pipeline_harness(
         core_wait,
         flush,
         snapshot_every,
+        async_sync_every: Duration::from_millis(async_sync_ms.max(1)),
     };
     let generated = Instant::now();
     let mix = pipeline::mix_for(settings);
     let start = mix::prepared(&mix);
     println!(
-        "mix: {} commands generated in {:.1} s, {:.1}% trading; core wait {core_wait:?}; flush {flush:?}; snapshot every {snapshot_every} records; {seconds} s per row\n",
+        "mix: {} commands generated in {:.1} s, {:.1}% trading; core wait {core_wait:?}; flush {flush:?}; snapshot every {snapshot_every} records; async sync every {async_sync_ms} ms; {seconds} s per row\n",
         mix.commands.len(),
         generated.elapsed().as_secs_f64(),
         mix.trading_share * 100.0

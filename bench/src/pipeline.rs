@@ -57,6 +57,8 @@ pub struct Settings {
     pub flush: Flush,
     /// Records between snapshots (`u64::MAX`: none during the row; one on stop).
     pub snapshot_every: u64,
+    /// `async` durability: the background sync's interval.
+    pub async_sync_every: Duration,
 }
 
 /// Runs the mix at `rate` (or flat out) for the settings' duration; `mix_commands` must hold
@@ -75,6 +77,7 @@ pub fn run(mix: &mix::Mix, start: &Engine, rate: Option<u64>, settings: Settings
     let mut config = RuntimeConfig::new(&scratch.0);
     config.flush = settings.flush;
     config.snapshots.every_records = settings.snapshot_every;
+    config.async_sync_every = settings.async_sync_every;
     config.engine = *start.config();
     config.segment_bytes = SEGMENT;
     config.core.durability = settings.durability;

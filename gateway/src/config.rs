@@ -98,6 +98,9 @@ pub struct Journal {
     /// `sync` or `async`.
     #[serde(default = "defaults::durability")]
     pub durability: String,
+    /// `async`: the most a power loss can lose, ms (the background sync's interval).
+    #[serde(default = "defaults::async_sync_every_ms")]
+    pub async_sync_every_ms: u64,
     /// Segment size, MiB.
     #[serde(default = "defaults::segment_mib")]
     pub segment_mib: usize,
@@ -230,6 +233,9 @@ mod defaults {
     pub fn durability() -> String {
         "sync".into()
     }
+    pub fn async_sync_every_ms() -> u64 {
+        10
+    }
     pub fn segment_mib() -> usize {
         64
     }
@@ -330,6 +336,9 @@ impl Config {
     pub fn validate(&self) -> Result<Validated, ConfigError> {
         let listen = self.server.listen.parse().map_err(|e| bad("server.listen", e))?;
         let durability = self.journal.durability.parse().map_err(|e| bad("journal.durability", e))?;
+        if !(1..=60_000).contains(&self.journal.async_sync_every_ms) {
+            return Err(bad("journal.async_sync_every_ms", "from 1 to 60000 ms"));
+        }
         let wait =
             self.core.wait.as_deref().unwrap_or("spin-park").parse().map_err(|e| bad("core.wait", e))?;
         let engine = EngineConfig {

@@ -46,6 +46,11 @@ pub enum StorageError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SegmentId(pub usize);
 
+/// Makes one segment durable from another thread while its owner keeps writing: every byte
+/// written to it before the call, its header and its name (a new segment's directory entry).
+/// Callable again for what was written since.
+pub type SyncHandle = Box<dyn FnMut() -> Result<(), StorageError> + Send>;
+
 /// Segment files.
 pub trait Storage {
     /// Names of every segment, sorted.
@@ -63,6 +68,17 @@ pub trait Storage {
     fn region(&mut self, id: SegmentId, offset: usize, len: usize) -> &mut [u8];
     /// Makes everything written to the segment durable.
     fn sync(&mut self, id: SegmentId) -> Result<(), StorageError>;
+    /// A handle that syncs the segment from another thread ([`SyncHandle`]); an error when this
+    /// storage syncs only through `sync` (the default).
+    fn sync_handle(&self, id: SegmentId) -> Result<SyncHandle, StorageError> {
+        let _ = id;
+        Err(StorageError::Io("this storage syncs only on its owner's thread".into()))
+    }
+    /// A hint: the next `create` will ask for `size` bytes (a file storage prepares the file in
+    /// the background). Does nothing by default.
+    fn prepare(&mut self, size: u64) {
+        let _ = size;
+    }
     /// Deletes a segment.
     fn remove(&mut self, name: &str) -> Result<(), StorageError>;
     /// Lets go of an opened segment (unmaps it); the file stays.
@@ -179,6 +195,18 @@ impl MemStorage {
                 durable: bytes,
             });
         }
+        after
+    }
+
+    /// The storage a crash now would leave if, of everything not synced, only this segment's
+    /// bytes before `at` reached the disk (a write torn at that byte).
+    #[must_use]
+    pub fn crash_torn_at(&self, name: &str, at: usize) -> MemStorage {
+        let mut after = self.crash(Crash::DropUnsynced);
+        let written = &self.segments[self.names[name]].written[..at];
+        let segment = &mut after.segments[after.names[name]];
+        segment.written[..at].copy_from_slice(written);
+        segment.durable[..at].copy_from_slice(written);
         after
     }
 

@@ -6,8 +6,11 @@
 //!
 //! Durability: `sync` makes every record written so far durable, then writes a marker (alternating
 //! slots) saying how far the segment was synced; the marker becomes durable with the next sync.
-//! Moving to a new segment syncs nothing (`async` appends never wait for the disk); the next sync
-//! first makes each segment left since the last one durable with its final marker, in order.
+//! Moving to a new segment syncs nothing (`async` appends never wait for the disk), not even its
+//! header or name, which become durable with its first sync; the next sync first makes each
+//! segment left since the last one durable with its final marker, in order. Syncs may also be
+//! made by another thread (`sync_handles`, then `note_durable`): segments left behind then get
+//! their final marker without waiting for it to be durable (it claims only durable bytes).
 //! Recovery may therefore find an unsynced tail at the end of any segment: the log is cut there
 //! and the later segments, which cannot hold synced records (else it is corruption), are removed. Recovery trusts
 //! the larger valid marker: every byte before it was synced, so an invalid record there is
@@ -20,7 +23,7 @@
 //! segment by binary search, then scans that segment.
 
 use crate::record::{Decoded, Header, PAYLOAD_LEN_MAX, decode, encode, record_len};
-use crate::storage::{SegmentId, Storage, StorageError};
+use crate::storage::{SegmentId, Storage, StorageError, SyncHandle};
 
 /// Magic of a segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"FERREXWL";
@@ -168,13 +171,15 @@ impl<S: Storage> Wal<S> {
     /// written: see the module docs.
     pub fn open(storage: S, segment_size: usize) -> Result<(Wal<S>, Recovery), JournalError> {
         let (mut wal, mut recovery) = Self::scan(storage, segment_size, false).map_err(|(_, error)| error)?;
+        recovery.segments = wal.segments.len();
         if wal.segments.is_empty() {
             wal.start_segment()?;
         } else {
             wal.erase_stale_tail()?;
         }
+        // The first roll finds its file ready (the storage prepares it in the background).
+        wal.storage.prepare(segment_size as u64);
         wal.unsynced_from = wal.segments.len() - 1;
-        recovery.segments = wal.segments.len();
         Ok((wal, recovery))
     }
 
@@ -230,7 +235,10 @@ impl<S: Storage> Wal<S> {
             let id = self.storage.open(&name)?;
             let bytes = self.storage.bytes(id);
             // Shorter than a header: killed between creating the file and allocating its space.
-            let never_written = bytes.len() < 64 || bytes[..64].iter().all(|&b| b == 0);
+            // A header that is not whole, in a segment nothing proves synced: a roll whose header
+            // a crash lost or tore (the header is durable with the segment's first sync).
+            let never_written =
+                bytes.len() < 64 || bytes[..64].iter().all(|&b| b == 0) || self.unsynced_roll(&name, bytes);
             let follows = bytes.len() >= 64 && u64_at(bytes, 24) == self.next_sequence;
             if !never_written && (lost_tail || (!self.segments.is_empty() && !follows)) {
                 // After a lost unsynced tail: nothing here may have been synced.
@@ -256,6 +264,17 @@ impl<S: Storage> Wal<S> {
         recovery.first_sequence = self.segments.first().map_or(self.next_sequence, |s| s.first_sequence);
         recovery.last_sequence = self.next_sequence - 1;
         Ok(recovery)
+    }
+
+    /// Whether a segment's header is not valid while none of its markers (read with the first
+    /// sequence its name gives) is: the header of a roll that no sync covered yet.
+    fn unsynced_roll(&self, name: &str, bytes: &[u8]) -> bool {
+        let Some(first_sequence) = name.strip_suffix(".wal").and_then(|n| n.parse::<u64>().ok()) else {
+            return false;
+        };
+        let header_valid =
+            bytes[..64] == header_bytes(bytes.len() as u64, u64_at(bytes, 24), u64_at(bytes, 32));
+        !header_valid && bytes.len() == self.segment_size && durable_end(bytes, first_sequence) == DATA_START
     }
 
     /// Recovers one segment's records; returns true when it ends at a cut (an unsynced tail that is
@@ -339,13 +358,14 @@ impl<S: Storage> Wal<S> {
         Ok(())
     }
 
-    /// Creates the next segment, starting at `next_sequence`, durable with its header.
+    /// Creates the next segment, starting at `next_sequence`. Its header, like its name, becomes
+    /// durable with the segment's first sync (before any record in it is): a roll never waits
+    /// for the disk. Recovery removes a last segment whose header a crash lost or tore.
     fn start_segment(&mut self) -> Result<(), JournalError> {
         let name = segment_name(self.next_sequence);
         let size = self.segment_size as u64;
         let id = self.storage.create(&name, size)?;
         self.storage.write(id, 0, &header_bytes(size, self.next_sequence, self.last_checksum));
-        self.storage.sync(id)?;
         self.segments.push(Segment { id, first_sequence: self.next_sequence, end: DATA_START });
         Ok(())
     }
@@ -425,6 +445,46 @@ impl<S: Storage> Wal<S> {
     /// The segments: (name, first sequence, bytes used), oldest first.
     pub fn segments(&self) -> Vec<(String, u64, usize)> {
         self.segments.iter().map(|s| (segment_name(s.first_sequence), s.first_sequence, s.end)).collect()
+    }
+
+    /// Sequence of the first record of the segment being written.
+    pub fn current_first_sequence(&self) -> u64 {
+        self.current().first_sequence
+    }
+
+    /// Handles that make durable, from another thread, the segments whose first sequence is
+    /// after `after` (`None`: every segment not yet synced), oldest first, each with its first
+    /// sequence. Whoever runs them makes every record appended before they run durable (with
+    /// the segment's header and name), in order: then [`Wal::note_durable`].
+    pub fn sync_handles(&self, after: Option<u64>) -> Result<Vec<(u64, SyncHandle)>, JournalError> {
+        let from = after
+            .map_or(self.unsynced_from, |after| self.segments.partition_point(|s| s.first_sequence <= after));
+        let mut handles = Vec::with_capacity(self.segments.len() - from);
+        for segment in &self.segments[from..] {
+            handles.push((segment.first_sequence, self.storage.sync_handle(segment.id)?));
+        }
+        Ok(handles)
+    }
+
+    /// Records every record through `through` durable, made so by [`Wal::sync_handles`]' handles
+    /// on another thread: the segments it completes may be retired, and each gets its final
+    /// marker (durable whenever its page is next written back: it claims only what is durable
+    /// already). The current segment gets no marker (its offset for `through` is not kept).
+    pub fn note_durable(&mut self, through: u64) -> Result<(), JournalError> {
+        if self.read_only {
+            return Err(JournalError::ReadOnly);
+        }
+        let last = self.segments.len() - 1;
+        while self.unsynced_from < last && self.segments[self.unsynced_from + 1].first_sequence <= through + 1
+        {
+            let segment = self.segments[self.unsynced_from].clone();
+            let marker = marker_bytes(segment.end as u64, segment.first_sequence);
+            for at in MARKERS {
+                self.storage.write(segment.id, at, &marker);
+            }
+            self.unsynced_from += 1;
+        }
+        Ok(())
     }
 
     /// Retires (removes, or moves to the storage's archive with `archive`) every segment whose

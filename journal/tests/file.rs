@@ -83,3 +83,39 @@ fn a_segment_file_left_empty_by_a_crash_during_its_creation_is_removed() {
     assert!(!empty.exists(), "opening for writing removes it");
     assert_eq!(wal.append(11, &payload(11)).unwrap(), 11);
 }
+
+/// `async` durability's background sync: handles run on another thread while the owner keeps
+/// appending; segments left behind become retirable only once a pass covering them is noted.
+#[test]
+fn segments_synced_from_another_thread_can_be_retired() {
+    let dir = TempDir::new("handles");
+    let (mut wal, _) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+    let mut handles = wal.sync_handles(None).unwrap();
+    assert_eq!(handles.len(), 1, "the one segment, not yet synced");
+    let mut registered = wal.current_first_sequence();
+    for n in 1..=200 {
+        wal.append(n, &payload(n)).unwrap();
+        if wal.current_first_sequence() != registered {
+            handles.extend(wal.sync_handles(Some(registered)).unwrap());
+            registered = wal.current_first_sequence();
+        }
+    }
+    let segments = wal.segments().len();
+    assert!(segments >= 3, "the records span several segments");
+    assert_eq!(handles.len(), segments, "one handle per segment, each once");
+    assert!(wal.retire_through(200, false).unwrap().is_empty(), "nothing is known durable yet");
+    std::thread::spawn(move || {
+        for (_, mut sync) in handles {
+            sync().unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    wal.note_durable(200).unwrap();
+    let retired = wal.retire_through(200, false).unwrap();
+    assert_eq!(retired.len(), segments - 1, "every segment but the current one");
+    drop(wal);
+    let (wal, recovery) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+    assert_eq!(recovery.last_sequence, 200);
+    assert_eq!(wal.first_sequence(), wal.current_first_sequence(), "only the current segment is left");
+}

@@ -4,14 +4,17 @@
 //! sequencer's clock (wall time, never decreasing: the maximum of the clock and the last stamp);
 //! for each command, encode it, append it to the journal (which gives its sequence), apply it to
 //! the engine and stage its events, then a `Done`; answer each query in place (not journaled);
-//! then make the batch durable (`sync`: one `Wal::sync` for the whole batch, group commit;
-//! `async`: the records are in the mapping), publish the durable watermark, and only then hand the
-//! staged outputs to the consumers. Between batches: notify the snapshotter, and retire the
-//! journal segments its oldest kept snapshot covers.
+//! then make the batch durable (`sync`: one `Wal::sync` for the whole batch, group commit, then
+//! publish the durable watermark; `async`: the records are in the mapping, and the flusher thread
+//! makes them durable within its interval and publishes the watermark, see `flusher`), and only
+//! then hand the staged outputs to the consumers. Between batches: notify the snapshotter, note
+//! the flusher's watermark in the journal, and retire the journal segments the snapshotter's
+//! oldest kept snapshot covers.
 //!
 //! Invariants:
 //! - no output leaves before its command is durable in the chosen mode (the staged batch is
-//!   published after the sync, or not at all when the sync fails);
+//!   published after the sync, or not at all when the sync fails); in `async` mode the core
+//!   never waits for the disk, not even at a segment roll;
 //! - the watermark only grows, and every record at or below it is durable;
 //! - a journal error (a failed sync, a full disk at segment allocation) stops the core: the
 //!   intake is closed, nothing of the batch is published, and [`CoreError`] says why; the journal
@@ -26,9 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrex_journal::storage::Storage;
+use ferrex_journal::storage::{Storage, StorageError};
 use ferrex_journal::wal::{JournalError, Wal};
 
+use super::flusher::Flusher;
 use super::message::{Answer, Body, DEPTH_LEVELS_MAX, Item, Origin, Output, Query, Request};
 use super::outbound::Outbound;
 use super::ring::Intake;
@@ -46,7 +50,8 @@ pub enum Durability {
     /// After the sync that covers the command (group commit per batch): survives power loss.
     #[default]
     Sync,
-    /// After the record is in the mapping: survives a process crash, not a power loss.
+    /// After the record is in the mapping: survives a process crash; a power loss loses at most
+    /// the flusher's interval of commands (`flusher`).
     Async,
 }
 
@@ -196,6 +201,8 @@ pub struct Core<S: Storage> {
     pub(super) intake: Intake,
     pub(super) outbound: Outbound,
     pub(super) snapshotter: Option<Snapshotter>,
+    /// `async` durability: the thread that makes the journal durable.
+    pub(super) flusher: Option<Flusher>,
     pub(super) durable: Arc<AtomicU64>,
     pub(super) config: CoreConfig,
     pub(super) waker: Arc<Waker>,
@@ -215,6 +222,8 @@ struct Running<S: Storage> {
     report: CoreReport,
     since_maintain: u64,
     retired_through: u64,
+    /// First sequence of the newest segment registered with the flusher (`None`: none yet).
+    registered: Option<u64>,
 }
 
 impl<S: Storage> Core<S> {
@@ -231,6 +240,7 @@ impl<S: Storage> Core<S> {
             report: CoreReport { last_sequence, ..CoreReport::default() },
             since_maintain: 0,
             retired_through: 0,
+            registered: None,
             core: self,
         };
         let result = running.run();
@@ -284,21 +294,12 @@ impl<S: Storage> Running<S> {
                 Body::Query(query) => self.query(request.origin, &query),
             }
         }
-        let stats = &self.core.stats;
         if commands > 0 {
-            if self.core.config.durability == Durability::Sync {
-                let started = std::time::Instant::now();
-                self.core.wal.sync()?;
-                let sync_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                stats.syncs.fetch_add(1, Ordering::Relaxed);
-                stats.sync_ns_total.fetch_add(sync_ns, Ordering::Relaxed);
-                stats.sync_ns_max.fetch_max(sync_ns, Ordering::Relaxed);
-                self.report.syncs += 1;
-            }
-            self.core.durable.store(self.report.last_sequence, Ordering::Release);
+            self.make_durable()?;
             self.report.commands += commands;
             self.since_maintain += commands;
         }
+        let stats = &self.core.stats;
         self.report.queries += self.batch.len() as u64 - commands;
         self.report.batches += 1;
         let cut = self.core.outbound.publish(&self.staged) as u64;
@@ -381,8 +382,54 @@ impl<S: Storage> Running<S> {
     }
 
     /// Wakes the snapshotter and retires the segments its oldest kept snapshot covers.
+    /// `sync`: one sync for the whole batch, then the watermark; `async`: the flusher hears of
+    /// the batch's new segments and its last sequence.
+    fn make_durable(&mut self) -> Result<(), CoreError> {
+        let last = self.report.last_sequence;
+        if self.core.flusher.is_some() {
+            self.register_segments()?;
+            self.core.flusher.as_ref().expect("present").appended(last);
+            return Ok(());
+        }
+        if self.core.config.durability == Durability::Sync {
+            let started = std::time::Instant::now();
+            self.core.wal.sync()?;
+            let sync_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let stats = &self.core.stats;
+            stats.syncs.fetch_add(1, Ordering::Relaxed);
+            stats.sync_ns_total.fetch_add(sync_ns, Ordering::Relaxed);
+            stats.sync_ns_max.fetch_max(sync_ns, Ordering::Relaxed);
+            self.report.syncs += 1;
+        }
+        self.core.durable.store(last, Ordering::Release);
+        Ok(())
+    }
+
+    /// Hands the flusher the segments created since the last batch, before it may read their
+    /// records' sequences; stops on a failed background sync.
+    fn register_segments(&mut self) -> Result<(), CoreError> {
+        let Some(flusher) = &self.core.flusher else { return Ok(()) };
+        if flusher.failed() {
+            let flusher = self.core.flusher.take().expect("present");
+            let error =
+                flusher.stop().err().unwrap_or_else(|| StorageError::Io("the flusher stopped".into()));
+            return Err(JournalError::from(error).into());
+        }
+        let current = self.core.wal.current_first_sequence();
+        if self.registered != Some(current) {
+            for (_, handle) in self.core.wal.sync_handles(self.registered)? {
+                flusher.register(handle);
+            }
+            self.registered = Some(current);
+        }
+        Ok(())
+    }
+
     fn maintain(&mut self) -> Result<(), CoreError> {
         self.since_maintain = 0;
+        if self.core.flusher.is_some() {
+            self.core.wal.note_durable(self.core.durable.load(Ordering::Acquire))?;
+        }
         let Some(snapshotter) = &self.core.snapshotter else { return Ok(()) };
         snapshotter.notify();
         let progress = snapshotter.progress();
@@ -406,6 +453,9 @@ impl<S: Storage> Running<S> {
     /// After the intake is closed and drained: a last sync, the snapshotter's last snapshot,
     /// retirement.
     fn finish(&mut self) -> Result<CoreReport, CoreError> {
+        if let Some(flusher) = self.core.flusher.take() {
+            flusher.stop().map_err(JournalError::from)?;
+        }
         self.core.wal.sync()?;
         self.core.durable.store(self.report.last_sequence, Ordering::Release);
         if let Some(snapshotter) = self.core.snapshotter.take() {

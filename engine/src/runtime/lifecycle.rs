@@ -8,6 +8,8 @@
 //! the snapshotter's last snapshot and segment retirement. [`termination_flag`] turns SIGTERM and
 //! SIGINT into a flag a binary's main loop watches before calling `stop`.
 //!
+//! In `async` durability it also starts the flusher (`flusher`), off the core's CPU.
+//!
 //! Invariants: the core starts only from a recovered state whose hash was verified; the
 //! snapshotter starts from the same state; the watermark starts at the recovered sequence.
 
@@ -22,13 +24,19 @@ use ferrex_journal::snapshot;
 use ferrex_journal::storage::StorageError;
 use ferrex_journal::wal::{JournalError, Wal};
 
-use super::core::{Core, CoreConfig, CoreError, CoreReport, CoreStats, SequencerClock, pin_current_thread};
+use super::core::{
+    Core, CoreConfig, CoreError, CoreReport, CoreStats, Durability, SequencerClock, pin_current_thread,
+};
+use super::flusher::Flusher;
 use super::outbound::{Subscriber, outbound};
 use super::ring::{Submitter, inbound};
 use super::snapshotter::{SnapshotPolicy, Snapshotter, SnapshotterError};
 use super::wait::{WaitStrategy, Waker};
 use crate::engine::{Engine, EngineConfig};
 use crate::recovery::{self, RecoverError, RecoveryReport, Until};
+
+/// The flusher's default interval in `async` durability.
+pub const ASYNC_SYNC_EVERY_DEFAULT: Duration = Duration::from_millis(10);
 
 /// Everything a runtime is started with.
 #[derive(Clone, Debug)]
@@ -41,6 +49,9 @@ pub struct RuntimeConfig {
     pub segment_bytes: usize,
     /// How a sync flushes the mapping.
     pub flush: Flush,
+    /// `async` durability: the flusher's interval, the most a power loss can lose (see
+    /// `flusher`).
+    pub async_sync_every: Duration,
     /// When to snapshot and how many to keep.
     pub snapshots: SnapshotPolicy,
     /// Retired segments go to `archive/` instead of being removed.
@@ -65,6 +76,7 @@ impl RuntimeConfig {
             engine: EngineConfig::default(),
             segment_bytes: 64 << 20,
             flush: Flush::Fdatasync,
+            async_sync_every: ASYNC_SYNC_EVERY_DEFAULT,
             snapshots: SnapshotPolicy::default(),
             archive: false,
             core: CoreConfig::default(),
@@ -167,6 +179,13 @@ impl Runtime {
             Arc::clone(&durable),
             SnapshotPolicy { cpu: config.snapshots.cpu.or(background_cpu), ..config.snapshots },
         )?;
+        let flusher = match config.core.durability {
+            Durability::Async => Some(
+                Flusher::start(Arc::clone(&durable), config.async_sync_every, background_cpu)
+                    .map_err(|e| RuntimeError::Thread(e.to_string()))?,
+            ),
+            Durability::Sync => None,
+        };
         let stats = Arc::new(CoreStats::default());
         let waker = Waker::new();
         let (submitter, intake) = inbound(config.ring_slots, Arc::clone(&waker));
@@ -177,6 +196,7 @@ impl Runtime {
             intake,
             outbound,
             snapshotter: Some(snapshotter),
+            flusher,
             durable: Arc::clone(&durable),
             config: config.core,
             waker: Arc::clone(&waker),

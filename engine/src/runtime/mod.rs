@@ -18,6 +18,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod core;
+pub mod flusher;
 pub mod lifecycle;
 pub mod message;
 pub mod outbound;

@@ -2,7 +2,8 @@
 //! low-priority thread of its own, so the core never pauses for a snapshot.
 //!
 //! The thread keeps its own engine (a copy of the state at its last snapshot) and follows the
-//! journal up to the owner's durable watermark (an atomic the core publishes after each sync):
+//! journal up to the owner's durable watermark (an atomic published after each sync: by the core
+//! in `sync` durability, by the flusher in `async`):
 //! only synced records are ever applied, so a snapshot never holds a record a crash could lose.
 //! A snapshot is taken when `every_records` records have become durable since the last one, or
 //! `every` has passed and at least one has; and once more when the snapshotter is stopped. After

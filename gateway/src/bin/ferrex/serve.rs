@@ -149,6 +149,7 @@ pub fn serve(args: &ServeArgs, on_ready: Option<OnReady>) -> anyhow::Result<()> 
     let mut runtime_config = RuntimeConfig::new(&config.journal.dir);
     runtime_config.engine = market.engine;
     runtime_config.segment_bytes = config.journal.segment_mib << 20;
+    runtime_config.async_sync_every = Duration::from_millis(config.journal.async_sync_every_ms);
     runtime_config.snapshots = SnapshotPolicy {
         every_records: config.journal.snapshot_every_records,
         keep: config.journal.snapshot_keep.max(1),

@@ -1,0 +1,147 @@
+//! The flusher: in `async` durability, makes the journal durable in the background, so that a
+//! power loss loses at most the last `every` of acknowledged commands, segments are retired while
+//! the server runs, and snapshots never hold a record the disk does not.
+//!
+//! The core registers each segment (a [`SyncHandle`]: a duplicate of its file) before it appends
+//! into it, and publishes the last sequence it appended after each batch (`appended`, release).
+//! Every `every`, when that has moved, this thread reads it (acquire), takes the segments
+//! registered meanwhile, syncs each one it holds, oldest first (records, header, and a new
+//! segment's directory entry), then publishes it as the durable watermark (`durable`, the one the
+//! snapshotter follows and the metrics show). The core, in its maintenance, notes the watermark
+//! in the journal ([`Wal::note_durable`]) and retires what snapshots cover.
+//!
+//! Invariants: the watermark never passes a record that is not durable: every record up to the
+//! value read was written, and its segment registered, before the core published it (release /
+//! acquire), so the syncs that follow the read cover it. After a pass only the newest segment is
+//! kept: once a later one is registered, an older one is never written again (the core rolls
+//! only forward), so the pass that saw the later one synced all of it. A failed sync stops the
+//! thread and is reported to the core, which stops (never retried: data may be lost).
+//! The core never waits for this thread while running; it joins it when it stops.
+//! Complexity: one `fdatasync` per registered segment per pass (one, except across a roll).
+//!
+//! [`Wal::note_durable`]: ferrex_journal::wal::Wal::note_durable
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ferrex_journal::storage::{StorageError, SyncHandle};
+
+/// What the core and the flusher thread share.
+struct Shared {
+    /// The last sequence the core appended (published after each batch).
+    appended: AtomicU64,
+    /// The durable watermark.
+    durable: Arc<AtomicU64>,
+    stop: AtomicBool,
+    failed: AtomicBool,
+    failure: Mutex<Option<StorageError>>,
+}
+
+/// The core's handle on the flusher thread.
+pub struct Flusher {
+    shared: Arc<Shared>,
+    segments: Sender<SyncHandle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Flusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flusher").field("appended", &self.shared.appended).finish_non_exhaustive()
+    }
+}
+
+impl Flusher {
+    /// Starts the thread: a pass every `every`, pinned to `cpu` (best effort). `durable` holds
+    /// the recovered sequence (durable already); the core registers the segments.
+    pub fn start(durable: Arc<AtomicU64>, every: Duration, cpu: Option<usize>) -> std::io::Result<Flusher> {
+        assert!(!every.is_zero(), "a flush interval");
+        let shared = Arc::new(Shared {
+            appended: AtomicU64::new(durable.load(Ordering::Acquire)),
+            durable,
+            stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        });
+        let (sender, receiver) = channel();
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new().name("ferrex-flusher".into()).spawn(move || {
+                let _ = super::core::pin_current_thread(cpu);
+                // Background work, like the snapshotter's: it yields to the IO threads.
+                let _ = ferrex_journal::file::lower_thread_priority();
+                if let Err(error) = run(&shared, &receiver, every) {
+                    *shared.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                    shared.failed.store(true, Ordering::Release);
+                }
+            })?
+        };
+        Ok(Flusher { shared, segments: sender, thread: Some(thread) })
+    }
+
+    /// Registers a new segment; before any record is appended into it is published.
+    pub fn register(&self, segment: SyncHandle) {
+        // A flusher that stopped (a failed sync) no longer listens; `failed` reports it.
+        let _ = self.segments.send(segment);
+    }
+
+    /// Publishes the last sequence appended (after the batch's records are written).
+    pub fn appended(&self, sequence: u64) {
+        self.shared.appended.store(sequence, Ordering::Release);
+    }
+
+    /// Whether a sync failed (the core must stop).
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Stops the thread after its current pass; returns a sync failure if there was one.
+    pub fn stop(mut self) -> Result<(), StorageError> {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            thread.join().map_err(|_| StorageError::Io("the flusher thread panicked".into()))?;
+        }
+        match self.shared.failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread's loop: a pass every `every` until stopped.
+fn run(shared: &Shared, receiver: &Receiver<SyncHandle>, every: Duration) -> Result<(), StorageError> {
+    let mut segments: Vec<SyncHandle> = Vec::new();
+    let mut durable = shared.durable.load(Ordering::Acquire);
+    loop {
+        let stopping = shared.stop.load(Ordering::Acquire);
+        let appended = shared.appended.load(Ordering::Acquire);
+        if appended > durable {
+            segments.extend(receiver.try_iter());
+            for sync in &mut segments {
+                sync()?;
+            }
+            durable = appended;
+            shared.durable.fetch_max(durable, Ordering::Release);
+            // Only the newest can still be written to (module docs).
+            let older = segments.len().saturating_sub(1);
+            segments.drain(..older);
+        }
+        if stopping {
+            return Ok(());
+        }
+        std::thread::park_timeout(every);
+    }
+}
