@@ -147,14 +147,14 @@ fn async_durability_syncs_in_the_background_and_retires_segments_while_running()
     }
     commands.clear();
     await_condition("the watermark reaches the last command", || started.runtime.durable_sequence() >= last);
-    let written = segment_files(&dir);
-    // Each query lets the core look at the snapshotter again (when it next idles).
+    // Each query lets the core look at the snapshotter again (when it next idles). The first
+    // segment gone while running: the log rolled, and what the snapshots cover was retired.
+    let first = dir.0.join("00000000000000000001.wal");
     await_condition("segments behind the snapshots retired", || {
         submit(&mut started, Origin { session: 2, tag: 0 }, Body::Query(Query::StateHash));
         next_request(&mut subscriber, &mut pending);
-        segment_files(&dir) <= 2
+        !first.exists() && segment_files(&dir) <= 2
     });
-    assert!(written > 2, "the commands span several segments ({written})");
     let report = started.runtime.stop().expect("stop");
     assert!(report.segments_retired > 0, "{report:?}");
 }
