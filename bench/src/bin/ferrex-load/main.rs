@@ -53,6 +53,10 @@ struct Cli {
     /// generator (which the server inherits), the core can have a CPU of its own.
     #[arg(long)]
     core_cpu: Option<usize>,
+    /// `async` durability: the server's background sync interval, ms (`[journal]
+    /// async_sync_every_ms`).
+    #[arg(long, default_value_t = 10)]
+    async_sync_ms: u64,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -185,22 +189,18 @@ impl Drop for Server {
     }
 }
 
-fn load_config(
-    dir: &std::path::Path,
-    durability: &str,
-    core_wait: &str,
-    core_cpu: Option<usize>,
-) -> Result<PathBuf> {
+fn load_config(dir: &std::path::Path, cli: &Cli) -> Result<PathBuf> {
+    let (durability, core_wait, sync_ms) = (&cli.durability, &cli.core_wait, cli.async_sync_ms);
     let mut config = format!(
         "keystore = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nbinary_listen = \"127.0.0.1:0\"\nconnections_max = 60000\n[core]\nwait = \"{core_wait}\"\n{}\
-         [journal]\ndir = \"{}\"\ndurability = \"{durability}\"\n\
+         [journal]\ndir = \"{}\"\ndurability = \"{durability}\"\nasync_sync_every_ms = {sync_ms}\n\
          [limits]\ntenant_orders_per_second = 100000000\nconnection_messages_per_second = 100000000\nip_connections_max = 60000\n\
          [limits.tiers.default]\norders_per_second = 100000000\norders_per_minute = 1000000000\n\
          [[assets]]\nsymbol = \"USDT\"\nscale = 6\n[[assets]]\nsymbol = \"BTC\"\nscale = 8\n\
          [[instruments]]\nsymbol = \"BTC-USDT\"\nkind = \"spot\"\nbase = \"BTC\"\nquote = \"USDT\"\ntick = \"0.01\"\nlot = \"0.0001\"\n\
          min_qty = \"0.0001\"\nmax_qty = \"100\"\nmin_price = \"0.01\"\nmax_price = \"1000000\"\n",
         dir.join("keys.toml").display(),
-        core_cpu.map_or_else(String::new, |cpu| format!("cpu = {cpu}\n")),
+        cli.core_cpu.map_or_else(String::new, |cpu| format!("cpu = {cpu}\n")),
         dir.join("journal").display()
     );
     let mut keys = String::new();
@@ -220,7 +220,7 @@ deposits = {{ USDT = \"100000000\", BTC = \"1000\" }}"
     Ok(path)
 }
 
-fn start_server(durability: &str, core_wait: &str, core_cpu: Option<usize>) -> Result<Server> {
+fn start_server(cli: &Cli) -> Result<Server> {
     let ferrex = std::env::current_exe()?.with_file_name("ferrex");
     if !ferrex.exists() {
         bail!("{} not found: cargo build --release -p ferrex-gateway --bin ferrex", ferrex.display());
@@ -228,7 +228,7 @@ fn start_server(durability: &str, core_wait: &str, core_cpu: Option<usize>) -> R
     let dir = std::env::temp_dir().join(format!("ferrex-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let config = load_config(&dir, durability, core_wait, core_cpu)?;
+    let config = load_config(&dir, cli)?;
     let mut child = Command::new(&ferrex)
         .args(["serve", "--log-level", "warn", "--config"])
         .arg(&config)
@@ -459,7 +459,7 @@ fn idle(server: &Server, connections: usize) -> Result<()> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let server = start_server(&cli.durability, &cli.core_wait, cli.core_cpu)?;
+    let server = start_server(&cli)?;
     let (protocol, at) = match cli.protocol {
         Protocol::Ws => ("WebSocket", format!("ws://{}", server.address)),
         Protocol::Binary => ("binary", format!("tcp://{}", server.binary)),
