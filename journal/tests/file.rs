@@ -119,3 +119,32 @@ fn segments_synced_from_another_thread_can_be_retired() {
     assert_eq!(recovery.last_sequence, 200);
     assert_eq!(wal.first_sequence(), wal.current_first_sequence(), "only the current segment is left");
 }
+
+/// Written data is unmapped as the writer passes it, and read ahead of it (file.rs module docs):
+/// every byte still reads back, from the live log (pages mapped again on access) and after
+/// reopening, across segments large enough for both to happen many times.
+#[test]
+fn records_read_back_after_their_pages_are_let_go() {
+    const LARGE: usize = 1 << 20;
+    let dir = TempDir::new("release");
+    let count = 12_000u64;
+    let (mut wal, _) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), LARGE).unwrap();
+    for n in 1..=count {
+        wal.append(n, &payload(n)).unwrap();
+    }
+    assert!(wal.segments().len() >= 3, "several large segments");
+    let check = |wal: &Wal<FileStorage>| {
+        let mut next = 1;
+        for (header, bytes) in wal.read_from(1) {
+            assert_eq!((header.sequence, header.timestamp_ns, bytes), (next, next, &payload(next)[..]));
+            next += 1;
+        }
+        assert_eq!(next, count + 1);
+    };
+    check(&wal);
+    wal.sync().unwrap();
+    drop(wal);
+    let (wal, recovery) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), LARGE).unwrap();
+    assert_eq!(recovery.last_sequence, count);
+    check(&wal);
+}
