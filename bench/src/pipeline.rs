@@ -40,6 +40,9 @@ pub struct Row {
     pub busy: u64,
     /// Syncs the core made (`sync` durability).
     pub syncs: u64,
+    /// How long the stop after the row took, ms: the final sync and snapshot, and whatever
+    /// background work (the snapshotter's replay) the row left behind.
+    pub stop_ms: f64,
 }
 
 /// Settings of a harness run.
@@ -98,9 +101,11 @@ pub fn run(mix: &mix::Mix, start: &Engine, rate: Option<u64>, settings: Settings
             .join()
             .expect("generator")
     });
+    let stopping = Instant::now();
     let report = started.runtime.stop().expect("stop");
+    let stop_ms = stopping.elapsed().as_secs_f64() * 1e3;
     assert_eq!(report.commands, count as u64);
-    Row { rate, achieved_per_s: count as f64 / elapsed_s, latency, busy, syncs: report.syncs }
+    Row { rate, achieved_per_s: count as f64 / elapsed_s, latency, busy, syncs: report.syncs, stop_ms }
 }
 
 /// Sends `count` commands at `rate` (or flat out) and records each one's latency at its `Done`;
@@ -163,13 +168,15 @@ fn command(mix: &mix::Mix, n: usize) -> Command {
 
 /// Prints the rows in exchange-core's format (latencies in µs).
 pub fn print_table(rows: &[Row]) {
-    println!("| rate | achieved | p50 | p90 | p95 | p99 | p99.9 | p99.99 | worst | ring full | syncs |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| rate | achieved | p50 | p90 | p95 | p99 | p99.9 | p99.99 | worst | ring full | syncs | stop ms |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let us = |q: f64| format!("{:.1}", row.latency.value_at_quantile(q) as f64 / 1e3);
         let rate = row.rate.map_or_else(|| "max".to_string(), |r| format!("{}K", r / 1_000));
         println!(
-            "| {rate} | {:.0}K | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+            "| {rate} | {:.0}K | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.0} |",
             row.achieved_per_s / 1e3,
             us(0.5),
             us(0.9),
@@ -179,7 +186,8 @@ pub fn print_table(rows: &[Row]) {
             us(0.9999),
             row.latency.max() as f64 / 1e3,
             row.busy,
-            row.syncs
+            row.syncs,
+            row.stop_ms
         );
     }
 }
