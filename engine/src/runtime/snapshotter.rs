@@ -16,12 +16,7 @@
 //! (the engine is deterministic, and the records are the journal's); a failure (a damaged record,
 //! a failed write) stops the thread and is reported by [`Snapshotter::stop`], never retried.
 //! Complexity: applying the records costs what replay costs (about 5M records/s here), on a
-//! thread at nice 10 that yields its CPU every 256 records (about 50 µs), so the IO threads it
-//! shares a CPU with wait at most that long for it (at 1M commands/s in the pipeline harness the
-//! p99 fell from 4.4 ms to 0.5 – 0.8 ms, measured); each snapshot is O(state). Memory: a second
-//! engine. Known limitation: on a machine whose other threads keep every CPU busy, it replays
-//! only with its share of the CPU and falls behind until the load drops (snapshots come later;
-//! nothing is lost).
+//! thread at nice 10; each snapshot is O(state). Memory: a second engine.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -202,9 +197,6 @@ impl Drop for Snapshotter {
     }
 }
 
-/// Records applied between two yields of the CPU (about 50 µs of replay here).
-const YIELD_EVERY_RECORDS: u32 = 256;
-
 /// Poll interval when nothing wakes the thread.
 const POLL_MAX: Duration = Duration::from_millis(50);
 
@@ -247,15 +239,9 @@ fn take<S: Storage>(
     let mut events = Vec::new();
     let mut failed = None;
     let Work { engine, sequence, timestamp_ns, follower, body } = work;
-    let mut applied = 0u32;
     follower.read_through(durable, |header, payload| {
         if failed.is_some() {
             return;
-        }
-        applied = applied.wrapping_add(1);
-        if applied.is_multiple_of(YIELD_EVERY_RECORDS) {
-            // Gives the CPU back to the IO threads it shares (tens of µs of work at a time).
-            std::thread::yield_now();
         }
         match codec::decode(payload) {
             Ok(command) => {
