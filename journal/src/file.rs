@@ -33,6 +33,9 @@
 //!   in, and at nice 10 it was preempted in the middle (measured: the core asleep 9% of the time).
 //!   The preparing and read-ahead threads are pinned to `set_prepare_cpu`'s CPU (off the core's).
 //! - `remove` unmaps, deletes and syncs the directory; `archive` moves the file to `archive/`;
+//!   once the storage writes segments, the deletion or move and its directory syncs run on its
+//!   background thread (in the order asked; after a failure nothing more is retired and the next
+//!   retirement reports it), so the writer pays only the unmapping;
 //! - whole files (snapshots) are written to a temporary name, synced, renamed, and the directory
 //!   synced (`write_file`).
 //!
@@ -159,6 +162,19 @@ impl FileStorage {
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io(&e))
     }
 
+    /// Unmaps a segment and removes or archives its file: on the background thread once this
+    /// storage has one (it writes segments), in the order asked; here otherwise.
+    fn retire(&mut self, name: &str, archive: bool) -> Result<(), StorageError> {
+        let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
+        self.segments[id] = None;
+        if let Some(ahead) = &self.ahead
+            && ahead.retire(&self.dir, name, archive)?
+        {
+            return Ok(());
+        }
+        retire_file(&self.dir, name, archive)
+    }
+
     fn map(&mut self, name: &str, file: File) -> Result<SegmentId, StorageError> {
         let map = map_file(&file, false)?;
         Ok(self.install(name, file, map))
@@ -213,20 +229,27 @@ fn pin(cpu: Option<usize>) {
     }
 }
 
-/// What the writer tells the read-ahead thread.
+/// What the writer tells the storage's background thread.
 enum Hint {
     /// The segment being written from now on (a duplicate descriptor).
     Segment(File),
     /// Bring this byte range of it into the page cache.
     Range { offset: u64, len: u64 },
+    /// Retire the segment `name` of the directory (removed, or moved to the archive), durably.
+    Retire { dir: PathBuf, name: String, archive: bool },
 }
 
-/// The read-ahead thread: brings the pages the writer is about to reach into the page cache
-/// (module docs), so the writer's first touch of each is a minor fault instead of one that
-/// allocates and zeroes the page on the writer's thread.
+/// The storage's background thread: brings the pages the writer is about to reach into the
+/// page cache (module docs), so the writer's first touch of each is a minor fault instead of one
+/// that allocates and zeroes the page on the writer's thread; and retires segments, in the
+/// order asked (a file removal with its directory sync costs milliseconds: not the writer's).
+/// After a failed retirement it retires nothing more (a later segment gone while an earlier one
+/// stays would break the log's chain) and the next retirement asked reports the failure.
 struct Ahead {
     hints: Option<std::sync::mpsc::SyncSender<Hint>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// A retirement failed (set once, by the thread).
+    retire_failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Hints queued at most; a hint that finds the queue full is dropped (the writer never waits).
@@ -236,7 +259,10 @@ const AHEAD_BYTES: usize = 1 << 20;
 
 impl Ahead {
     fn start(cpu: Option<usize>) -> Ahead {
+        use std::sync::atomic::Ordering;
         let (hints, receiver) = std::sync::mpsc::sync_channel::<Hint>(AHEAD_HINTS_MAX);
+        let retire_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failed = std::sync::Arc::clone(&retire_failed);
         let thread = std::thread::Builder::new().name("ferrex-ahead".into()).spawn(move || {
             // Not at a lower priority: the writer waits for a page this thread has locked while
             // it reads it in, so it must not be preempted in the middle (measured).
@@ -250,14 +276,31 @@ impl Ahead {
                             will_need(file, offset, len);
                         }
                     }
+                    Hint::Retire { dir, name, archive } => {
+                        if !failed.load(Ordering::Acquire) && retire_file(&dir, &name, archive).is_err() {
+                            failed.store(true, Ordering::Release);
+                        }
+                    }
                 }
             }
         });
         match thread {
-            Ok(thread) => Ahead { hints: Some(hints), thread: Some(thread) },
+            Ok(thread) => Ahead { hints: Some(hints), thread: Some(thread), retire_failed },
             // Without the thread the writer faults its pages itself, as it would anyway.
-            Err(_) => Ahead { hints: None, thread: None },
+            Err(_) => Ahead { hints: None, thread: None, retire_failed },
         }
+    }
+
+    /// Hands a retirement to the thread, in order (waits only if the queue is full); `Ok(false)`
+    /// when there is no thread (the caller retires the file itself), an error when an earlier
+    /// retirement failed.
+    fn retire(&self, dir: &Path, name: &str, archive: bool) -> Result<bool, StorageError> {
+        if self.retire_failed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StorageError::Io("an earlier segment retirement failed".into()));
+        }
+        let Some(hints) = &self.hints else { return Ok(false) };
+        let hint = Hint::Retire { dir: dir.to_path_buf(), name: name.to_string(), archive };
+        Ok(hints.send(hint).is_ok())
     }
 
     /// Queues a hint unless the queue is full (never waits).
@@ -275,6 +318,20 @@ impl Drop for Ahead {
             let _ = thread.join();
         }
     }
+}
+
+/// Removes the segment file `name` of `dir`, or moves it to the archive, durably (the
+/// directories synced).
+fn retire_file(dir: &Path, name: &str, archive: bool) -> Result<(), StorageError> {
+    if archive {
+        let archive = dir.join(ARCHIVE_DIR);
+        std::fs::create_dir_all(&archive).map_err(|e| io(&e))?;
+        std::fs::rename(dir.join(name), archive.join(name)).map_err(|e| io(&e))?;
+        File::open(&archive).and_then(|d| d.sync_all()).map_err(|e| io(&e))?;
+    } else {
+        std::fs::remove_file(dir.join(name)).map_err(|e| io(&e))?;
+    }
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(&e))
 }
 
 /// Asks the kernel to read `len` bytes at `offset` of `file` into the page cache now (for a
@@ -462,10 +519,7 @@ impl Storage for FileStorage {
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StorageError> {
-        let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
-        self.segments[id] = None;
-        std::fs::remove_file(self.dir.join(name)).map_err(|e| io(&e))?;
-        self.sync_dir()
+        self.retire(name, false)
     }
 
     fn close(&mut self, id: SegmentId) {
@@ -476,13 +530,7 @@ impl Storage for FileStorage {
     }
 
     fn archive(&mut self, name: &str) -> Result<(), StorageError> {
-        let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
-        self.segments[id] = None;
-        let archive = self.dir.join(ARCHIVE_DIR);
-        std::fs::create_dir_all(&archive).map_err(|e| io(&e))?;
-        std::fs::rename(self.dir.join(name), archive.join(name)).map_err(|e| io(&e))?;
-        File::open(&archive).and_then(|d| d.sync_all()).map_err(|e| io(&e))?;
-        self.sync_dir()
+        self.retire(name, true)
     }
 
     fn file_names(&self, extension: &str) -> Result<Vec<String>, StorageError> {

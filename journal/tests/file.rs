@@ -148,3 +148,32 @@ fn records_read_back_after_their_pages_are_let_go() {
     assert_eq!(recovery.last_sequence, count);
     check(&wal);
 }
+
+/// Retired segments are removed on the storage's background thread, in order; after a removal
+/// fails, no later segment is removed (a later one gone while an earlier one stays would break
+/// the log's chain), and a later retirement reports the failure.
+#[test]
+fn a_failed_background_removal_stops_the_removals_after_it() {
+    let dir = TempDir::new("retire");
+    let (mut wal, _) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+    let mut n = 0;
+    while wal.segments().len() < 6 {
+        n += 1;
+        wal.append(n, &payload(n)).unwrap();
+    }
+    wal.sync().unwrap();
+    let segments = wal.segments();
+    // The first segment's file becomes a directory: removing it fails and it stays.
+    let first = dir.0.join(&segments[0].0);
+    std::fs::remove_file(&first).unwrap();
+    std::fs::create_dir(&first).unwrap();
+    let mut results = Vec::new();
+    for next in &segments[1..5] {
+        results.push(wal.retire_through(next.1 - 1, false).map(|names| names.len()));
+    }
+    drop(wal); // joins the background thread: every retirement asked has run or been skipped
+    assert!(results[0].is_ok(), "the first retirement is only handed over: {results:?}");
+    for (name, _, _) in &segments[1..] {
+        assert!(dir.0.join(name).is_file(), "{name} removed after a failed removal ({results:?})");
+    }
+}

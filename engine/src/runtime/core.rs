@@ -22,8 +22,9 @@
 //! - no allocation per command once the buffers have grown to the largest batch seen; the core
 //!   never waits for a consumer (see `outbound`).
 //!
-//! Known limitations: retiring segments (a file removal and a directory sync) runs on this thread,
-//! once per snapshot; a state hash query costs O(state) here.
+//! Known limitations: retiring segments unmaps them on this thread, once per snapshot (the file
+//! removal and its directory sync run on the journal storage's background thread); a state hash
+//! query costs O(state) here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
