@@ -382,7 +382,6 @@ impl<S: Storage> Running<S> {
         });
     }
 
-    /// Wakes the snapshotter and retires the segments its oldest kept snapshot covers.
     /// `sync`: one sync for the whole batch, then the watermark; `async`: the flusher hears of
     /// the batch's new segments and its last sequence.
     fn make_durable(&mut self) -> Result<(), CoreError> {
@@ -426,6 +425,8 @@ impl<S: Storage> Running<S> {
         Ok(())
     }
 
+    /// Wakes the snapshotter, notes the flusher's watermark in the journal (`async`), and retires
+    /// the segments the snapshotter's oldest kept snapshot covers.
     fn maintain(&mut self) -> Result<(), CoreError> {
         self.since_maintain = 0;
         if self.core.flusher.is_some() {
