@@ -145,3 +145,60 @@ fn run(shared: &Shared, receiver: &Receiver<SyncHandle>, every: Duration) -> Res
         std::thread::park_timeout(every);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use ferrex_journal::storage::{StorageError, SyncHandle};
+
+    use super::Flusher;
+
+    /// A handle that counts its calls.
+    fn counting(calls: &Arc<AtomicUsize>) -> SyncHandle {
+        let calls = Arc::clone(calls);
+        Box::new(move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+
+    /// Polls until `done` holds; panics after 20 s (a bound, never a pace).
+    fn await_condition(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within 20 s");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn the_watermark_follows_the_syncs_and_only_the_newest_segment_is_synced_again() {
+        let durable = Arc::new(AtomicU64::new(3));
+        let flusher = Flusher::start(Arc::clone(&durable), Duration::from_millis(1), None).unwrap();
+        let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        flusher.register(counting(&old));
+        flusher.register(counting(&new));
+        flusher.appended(10);
+        await_condition("the first pass", || durable.load(Ordering::Acquire) == 10);
+        assert_eq!((old.load(Ordering::SeqCst), new.load(Ordering::SeqCst)), (1, 1));
+        flusher.appended(20);
+        await_condition("the second pass", || durable.load(Ordering::Acquire) == 20);
+        assert_eq!(old.load(Ordering::SeqCst), 1, "a segment left behind is not synced again");
+        assert_eq!(new.load(Ordering::SeqCst), 2);
+        flusher.stop().unwrap();
+    }
+
+    #[test]
+    fn a_failed_sync_stops_the_flusher_and_never_moves_the_watermark() {
+        let durable = Arc::new(AtomicU64::new(3));
+        let flusher = Flusher::start(Arc::clone(&durable), Duration::from_millis(1), None).unwrap();
+        flusher.register(Box::new(|| Err(StorageError::SyncFailed { segment: "x.wal".into() })));
+        flusher.appended(10);
+        await_condition("the failure", || flusher.failed());
+        assert_eq!(durable.load(Ordering::Acquire), 3, "nothing became durable");
+        assert_eq!(flusher.stop(), Err(StorageError::SyncFailed { segment: "x.wal".into() }));
+    }
+}
