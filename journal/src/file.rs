@@ -112,12 +112,14 @@ impl Mapped {
     /// and the file (the next read faults them back). Writeback then finds them mapped nowhere,
     /// so cleaning each one costs no TLB shootdown of the writer's CPU (module docs).
     fn release_before(&mut self, end: usize) {
-        debug_assert!(end.is_multiple_of(4096) && end <= self.map.len());
+        assert!(end.is_multiple_of(4096) && end <= self.map.len(), "release to {end}");
         if end <= self.released_to {
             return;
         }
         let start = self.released_to;
-        // SAFETY: the range lies inside this shared file mapping (page-aligned, checked above)
+        // SAFETY: the range lies inside this shared file mapping and is page-aligned (`end` checked
+        // above; `start` is an earlier `end` or the page-aligned `RELEASE_FROM`; mappings start on
+        // a page)
         // and no reference into it is alive (`region` and `write` borrow the map mutably, one
         // call at a time). MADV_DONTNEED on a MAP_SHARED file mapping drops page-table entries
         // only: the data stays in the page cache and the file, and a later access maps the same
