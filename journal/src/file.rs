@@ -23,7 +23,7 @@
 //!   running a thread of the process, per page (measured: most of a background sync's CPU time,
 //!   and `sync` durability's flat-out rate 1.0M -> 1.5M commands/s without them). The header page
 //!   stays mapped (markers are rewritten at every sync).
-//! - pages are read ahead of the writer: a thread of the storage (`Ahead`) asks the kernel
+//! - pages are read ahead of the writer: a thread of the storage (`Background`) asks the kernel
 //!   (`POSIX_FADV_WILLNEED`) for the data pages 1 MiB ahead of the write position, 64 KiB at a
 //!   time, so the page cache holds them (zeros) before the writer touches them, and the writer's
 //!   first touch is a minor fault instead of one that allocates and clears the page on the
@@ -93,8 +93,9 @@ pub struct FileStorage {
     dir_unsynced: bool,
     /// The CPU that prepares spare files and reads ahead (keep it off the core's).
     prepare_cpu: Option<usize>,
-    /// The read-ahead thread, started by the first `create` (a log that only reads never has one).
-    ahead: Option<Ahead>,
+    /// The background thread (read-ahead, retirement), started by the first `create` (a log that
+    /// only reads never has one).
+    background: Option<Background>,
 }
 
 impl std::fmt::Debug for FileStorage {
@@ -117,18 +118,16 @@ impl Mapped {
             return;
         }
         let start = self.released_to;
-        // SAFETY: the range lies inside this shared file mapping and is page-aligned (`end` checked
-        // above; `start` is an earlier `end` or the page-aligned `RELEASE_FROM`; mappings start on
-        // a page)
-        // and no reference into it is alive (`region` and `write` borrow the map mutably, one
-        // call at a time). MADV_DONTNEED on a MAP_SHARED file mapping drops page-table entries
-        // only: the data stays in the page cache and the file, and a later access maps the same
-        // bytes again, so the mapping's contents never change.
-        let code = unsafe {
+        // SAFETY: the range lies inside this shared file mapping and is page-aligned (`end` is
+        // checked above, `start` is an earlier `end` or `RELEASE_FROM`, and a mapping starts on a
+        // page), and no reference into it is alive (`region` and `write` borrow the map mutably,
+        // one call at a time). MADV_DONTNEED on a MAP_SHARED file mapping drops page-table
+        // entries only: the data stays in the page cache and the file, and a later access maps
+        // the same bytes again, so the mapping's contents never change. A hint: on failure the
+        // pages simply stay mapped.
+        let _ = unsafe {
             libc::madvise(self.map.as_mut_ptr().add(start).cast(), end - start, libc::MADV_DONTNEED)
         };
-        // A hint: on failure the pages simply stay mapped.
-        debug_assert!(code == 0 || code == -1);
         self.released_to = end;
     }
 }
@@ -150,7 +149,7 @@ impl FileStorage {
             spare: None,
             dir_unsynced: false,
             prepare_cpu: None,
-            ahead: None,
+            background: None,
         })
     }
 
@@ -161,7 +160,7 @@ impl FileStorage {
     }
 
     fn sync_dir(&self) -> Result<(), StorageError> {
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io(&e))
+        sync_dir(&self.dir).map_err(|e| io(&e))
     }
 
     /// Unmaps a segment and removes or archives its file: on the background thread once this
@@ -169,8 +168,8 @@ impl FileStorage {
     fn retire(&mut self, name: &str, archive: bool) -> Result<(), StorageError> {
         let id = self.names.remove(name).ok_or_else(|| StorageError::NotFound(name.to_string()))?;
         self.segments[id] = None;
-        if let Some(ahead) = &self.ahead
-            && ahead.retire(&self.dir, name, archive)?
+        if let Some(background) = &self.background
+            && background.retire(name, archive)?
         {
             return Ok(());
         }
@@ -238,7 +237,7 @@ enum Hint {
     /// Bring this byte range of it into the page cache.
     Range { offset: u64, len: u64 },
     /// Retire the segment `name` of the directory (removed, or moved to the archive), durably.
-    Retire { dir: PathBuf, name: String, archive: bool },
+    Retire { name: String, archive: bool },
 }
 
 /// The storage's background thread: brings the pages the writer is about to reach into the
@@ -247,7 +246,7 @@ enum Hint {
 /// order asked (a file removal with its directory sync costs milliseconds: not the writer's).
 /// After a failed retirement it retires nothing more (a later segment gone while an earlier one
 /// stays would break the log's chain) and the next retirement asked reports the failure.
-struct Ahead {
+struct Background {
     hints: Option<std::sync::mpsc::SyncSender<Hint>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// A retirement failed (set once, by the thread).
@@ -259,13 +258,13 @@ const AHEAD_HINTS_MAX: usize = 64;
 /// How far ahead of the writer pages are brought in.
 const AHEAD_BYTES: usize = 1 << 20;
 
-impl Ahead {
-    fn start(cpu: Option<usize>) -> Ahead {
+impl Background {
+    fn start(dir: PathBuf, cpu: Option<usize>) -> Background {
         use std::sync::atomic::Ordering;
         let (hints, receiver) = std::sync::mpsc::sync_channel::<Hint>(AHEAD_HINTS_MAX);
         let retire_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let failed = std::sync::Arc::clone(&retire_failed);
-        let thread = std::thread::Builder::new().name("ferrex-ahead".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name("ferrex-journal-bg".into()).spawn(move || {
             // Not at a lower priority: the writer waits for a page this thread has locked while
             // it reads it in, so it must not be preempted in the middle (measured).
             pin(cpu);
@@ -278,7 +277,7 @@ impl Ahead {
                             will_need(file, offset, len);
                         }
                     }
-                    Hint::Retire { dir, name, archive } => {
+                    Hint::Retire { name, archive } => {
                         if !failed.load(Ordering::Acquire) && retire_file(&dir, &name, archive).is_err() {
                             failed.store(true, Ordering::Release);
                         }
@@ -287,21 +286,21 @@ impl Ahead {
             }
         });
         match thread {
-            Ok(thread) => Ahead { hints: Some(hints), thread: Some(thread), retire_failed },
+            Ok(thread) => Background { hints: Some(hints), thread: Some(thread), retire_failed },
             // Without the thread the writer faults its pages itself, as it would anyway.
-            Err(_) => Ahead { hints: None, thread: None, retire_failed },
+            Err(_) => Background { hints: None, thread: None, retire_failed },
         }
     }
 
     /// Hands a retirement to the thread, in order (waits only if the queue is full); `Ok(false)`
     /// when there is no thread (the caller retires the file itself), an error when an earlier
     /// retirement failed.
-    fn retire(&self, dir: &Path, name: &str, archive: bool) -> Result<bool, StorageError> {
+    fn retire(&self, name: &str, archive: bool) -> Result<bool, StorageError> {
         if self.retire_failed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StorageError::Io("an earlier segment retirement failed".into()));
         }
         let Some(hints) = &self.hints else { return Ok(false) };
-        let hint = Hint::Retire { dir: dir.to_path_buf(), name: name.to_string(), archive };
+        let hint = Hint::Retire { name: name.to_string(), archive };
         Ok(hints.send(hint).is_ok())
     }
 
@@ -313,13 +312,18 @@ impl Ahead {
     }
 }
 
-impl Drop for Ahead {
+impl Drop for Background {
     fn drop(&mut self) {
         self.hints = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
+}
+
+/// Makes the entries of the directory at `path` durable (renames, removals, new files).
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    File::open(path)?.sync_all()
 }
 
 /// Removes the segment file `name` of `dir`, or moves it to the archive, durably (the
@@ -329,11 +333,11 @@ fn retire_file(dir: &Path, name: &str, archive: bool) -> Result<(), StorageError
         let archive = dir.join(ARCHIVE_DIR);
         std::fs::create_dir_all(&archive).map_err(|e| io(&e))?;
         std::fs::rename(dir.join(name), archive.join(name)).map_err(|e| io(&e))?;
-        File::open(&archive).and_then(|d| d.sync_all()).map_err(|e| io(&e))?;
+        sync_dir(&archive).map_err(|e| io(&e))?;
     } else {
         std::fs::remove_file(dir.join(name)).map_err(|e| io(&e))?;
     }
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(&e))
+    sync_dir(dir).map_err(|e| io(&e))
 }
 
 /// Asks the kernel to read `len` bytes at `offset` of `file` into the page cache now (for a
@@ -433,11 +437,12 @@ impl Storage for FileStorage {
         std::fs::rename(self.dir.join(SPARE_NAME), &path).map_err(|e| io(&e))?;
         self.dir_unsynced = true;
         let cpu = self.prepare_cpu;
-        let ahead = self.ahead.get_or_insert_with(|| Ahead::start(cpu));
+        let dir = self.dir.clone();
+        let background = self.background.get_or_insert_with(|| Background::start(dir, cpu));
         if let Ok(duplicate) = file.try_clone() {
-            ahead.hint(Hint::Segment(duplicate));
+            background.hint(Hint::Segment(duplicate));
             let len = AHEAD_BYTES + RELEASE_STEP_BYTES - RELEASE_FROM;
-            ahead.hint(Hint::Range { offset: RELEASE_FROM as u64, len: len as u64 });
+            background.hint(Hint::Range { offset: RELEASE_FROM as u64, len: len as u64 });
         }
         let id = self.install(name, file, map);
         self.prepare_next(size);
@@ -469,10 +474,10 @@ impl Storage for FileStorage {
         if offset >= mapped.released_to + RELEASE_STEP_BYTES {
             let boundary = offset - offset % RELEASE_STEP_BYTES;
             mapped.release_before(boundary);
-            if let Some(ahead) = &self.ahead {
+            if let Some(background) = &self.background {
                 let from = (boundary + AHEAD_BYTES).min(mapped.map.len());
                 let len = RELEASE_STEP_BYTES.min(mapped.map.len() - from);
-                ahead.hint(Hint::Range { offset: from as u64, len: len as u64 });
+                background.hint(Hint::Range { offset: from as u64, len: len as u64 });
             }
         }
         &mut mapped.map[offset..offset + len]
@@ -487,8 +492,7 @@ impl Storage for FileStorage {
         result.map_err(|_| StorageError::SyncFailed { segment: mapped.name.clone() })?;
         if self.dir_unsynced {
             // The names of segments created since the last sync (module docs).
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
+            sync_dir(&self.dir)
                 .map_err(|_| StorageError::SyncFailed { segment: self.dir.display().to_string() })?;
             self.dir_unsynced = false;
         }
@@ -505,8 +509,7 @@ impl Storage for FileStorage {
             // `fdatasync` of the file also writes back the pages of its shared mapping.
             file.sync_data().map_err(|_| StorageError::SyncFailed { segment: segment.clone() })?;
             if let Some(path) = &dir {
-                File::open(path)
-                    .and_then(|d| d.sync_all())
+                sync_dir(path)
                     .map_err(|_| StorageError::SyncFailed { segment: path.display().to_string() })?;
                 dir = None;
             }

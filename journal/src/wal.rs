@@ -453,15 +453,14 @@ impl<S: Storage> Wal<S> {
     }
 
     /// Handles that make durable, from another thread, the segments whose first sequence is
-    /// after `after` (`None`: every segment not yet synced), oldest first, each with its first
-    /// sequence. Whoever runs them makes every record appended before they run durable (with
+    /// after `after` (`None`: every segment not yet synced), oldest first. Whoever runs them makes every record appended before they run durable (with
     /// the segment's header and name), in order: then [`Wal::note_durable`].
-    pub fn sync_handles(&self, after: Option<u64>) -> Result<Vec<(u64, SyncHandle)>, JournalError> {
+    pub fn sync_handles(&self, after: Option<u64>) -> Result<Vec<SyncHandle>, JournalError> {
         let from = after
             .map_or(self.unsynced_from, |after| self.segments.partition_point(|s| s.first_sequence <= after));
         let mut handles = Vec::with_capacity(self.segments.len() - from);
         for segment in &self.segments[from..] {
-            handles.push((segment.first_sequence, self.storage.sync_handle(segment.id)?));
+            handles.push(self.storage.sync_handle(segment.id)?);
         }
         Ok(handles)
     }

@@ -105,7 +105,7 @@ fn segments_synced_from_another_thread_can_be_retired() {
     assert_eq!(handles.len(), segments, "one handle per segment, each once");
     assert!(wal.retire_through(200, false).unwrap().is_empty(), "nothing is known durable yet");
     std::thread::spawn(move || {
-        for (_, mut sync) in handles {
+        for mut sync in handles {
             sync().unwrap();
         }
     })

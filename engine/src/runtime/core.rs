@@ -387,9 +387,7 @@ impl<S: Storage> Running<S> {
     fn make_durable(&mut self) -> Result<(), CoreError> {
         let last = self.report.last_sequence;
         if self.core.flusher.is_some() {
-            self.register_segments()?;
-            self.core.flusher.as_ref().expect("present").appended(last);
-            return Ok(());
+            return self.hand_to_flusher(last);
         }
         if self.core.config.durability == Durability::Sync {
             let started = std::time::Instant::now();
@@ -405,9 +403,10 @@ impl<S: Storage> Running<S> {
         Ok(())
     }
 
-    /// Hands the flusher the segments created since the last batch, before it may read their
-    /// records' sequences; stops on a failed background sync.
-    fn register_segments(&mut self) -> Result<(), CoreError> {
+    /// Hands the flusher the segments created since the last batch, then the batch's last
+    /// sequence (so it never reads a sequence whose segment it lacks); stops on a failed
+    /// background sync.
+    fn hand_to_flusher(&mut self, last: u64) -> Result<(), CoreError> {
         let Some(flusher) = &self.core.flusher else { return Ok(()) };
         if flusher.failed() {
             let flusher = self.core.flusher.take().expect("present");
@@ -417,11 +416,12 @@ impl<S: Storage> Running<S> {
         }
         let current = self.core.wal.current_first_sequence();
         if self.registered != Some(current) {
-            for (_, handle) in self.core.wal.sync_handles(self.registered)? {
+            for handle in self.core.wal.sync_handles(self.registered)? {
                 flusher.register(handle);
             }
             self.registered = Some(current);
         }
+        flusher.appended(last);
         Ok(())
     }
 

@@ -99,25 +99,28 @@ impl Flusher {
 
     /// Stops the thread after its current pass; returns a sync failure if there was one.
     pub fn stop(mut self) -> Result<(), StorageError> {
-        self.shared.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            thread.join().map_err(|_| StorageError::Io("the flusher thread panicked".into()))?;
+        if !self.halt() {
+            return Err(StorageError::Io("the flusher thread panicked".into()));
         }
         match self.shared.failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
             Some(error) => Err(error),
             None => Ok(()),
         }
     }
+
+    /// Asks the thread to stop and waits for it; false if it panicked.
+    fn halt(&mut self) -> bool {
+        self.shared.stop.store(true, Ordering::Release);
+        self.thread.take().is_none_or(|thread| {
+            thread.thread().unpark();
+            thread.join().is_ok()
+        })
+    }
 }
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        self.halt();
     }
 }
 
