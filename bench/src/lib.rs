@@ -8,12 +8,14 @@
 //! - [`mix`]: the exchange-core mix (throughput and per-command latency);
 //! - [`large`]: a large book (1M orders over 10K instruments);
 //! - [`peer`]: the same workload on ferrex and on `lobster` 0.7.0, in the same run;
-//! - [`journal`], [`recovery`]: the journal on real files; replay and large snapshots.
+//! - [`journal`], [`recovery`]: the journal on real files; replay and large snapshots;
+//! - [`floor`]: the machine's own hiccups and a loopback echo, with nothing of ferrex running.
 
 // Measurement arithmetic: counts and nanoseconds become f64 for ratios and back; exactness
 // beyond 2^52 is irrelevant here.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
+pub mod floor;
 pub mod journal;
 pub mod large;
 pub mod mix;

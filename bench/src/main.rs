@@ -68,6 +68,16 @@ enum Harness {
         #[arg(long, value_delimiter = ',')]
         rates: Option<Vec<u64>>,
     },
+    /// The machine's floor, nothing of ferrex running: each CPU's hiccups (a clock loop pinned
+    /// to it) and the open-loop round trip through a loopback echo thread.
+    Floor {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Echo rates, messages/s (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10000,50000")]
+        rates: Vec<u64>,
+    },
     /// The matching engine: operations, exchange-core mix, large book, lobster comparison.
     Engine {
         /// Smaller batches and fewer rounds (about 2 s instead of about 10 s here).
@@ -121,6 +131,13 @@ fn main() {
         }
         Harness::Recovery { quick } => {
             recovery_harness(quick);
+            return;
+        }
+        Harness::Floor { seconds, rates } => {
+            if let Err(e) = floor_harness(Duration::from_secs_f64(seconds), &rates) {
+                eprintln!("ferrex-bench floor: {e}");
+                std::process::exit(1);
+            }
             return;
         }
     };
@@ -191,6 +208,57 @@ fn journal_harness(quick: bool) {
         }
     }
     println!();
+}
+
+fn floor_harness(duration: Duration, rates: &[u64]) -> Result<()> {
+    use ferrex_bench::floor;
+    println!("# ferrex-bench floor --seconds {}\n", duration.as_secs_f64());
+    println!("machine: {}\n", machine().unwrap_or_else(|_| "unknown".into()));
+    let cpus: Vec<usize> = (0..std::thread::available_parallelism()?.get()).collect();
+    println!("## Hiccups: a clock loop pinned to each CPU, all at once\n");
+    println!(
+        "An idle service's wait: what a request arriving at a random moment waits for the CPU, the \
+         service doing nothing.\n"
+    );
+    println!(
+        "| CPU | gaps ≥ 10 µs | ≥ 100 µs | ≥ 1 ms | worst µs | time lost in gaps ≥ 10 µs | \
+         idle service's wait p99 µs | p99.9 µs | p99.99 µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for cpu in floor::hiccups(&cpus, duration) {
+        let wait_us = |q: f64| floor::residual_quantile(&cpu.gaps, cpu.elapsed_ns, q) as f64 / 1e3;
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.2}% | {:.1} | {:.1} | {:.1} |",
+            cpu.cpu.map_or_else(|| "unpinned".to_string(), |c| c.to_string()),
+            cpu.stalls(10_000),
+            cpu.stalls(100_000),
+            cpu.stalls(1_000_000),
+            cpu.gaps.max() as f64 / 1e3,
+            cpu.stalled_ns(10_000) as f64 / cpu.elapsed_ns as f64 * 100.0,
+            wait_us(0.99),
+            wait_us(0.999),
+            wait_us(0.9999),
+        );
+    }
+    println!("\n## Loopback echo: open-loop round trip, {}-byte messages\n", floor::ECHO_MESSAGE_BYTES);
+    println!(
+        "| rate/s | echo waits | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---:|---|---:|---:|---:|---:|---:|"
+    );
+    for (&rate, wait) in rates.iter().flat_map(|r| [(r, floor::EchoWait::Block), (r, floor::EchoWait::Spin)])
+    {
+        let run = floor::echo(rate, duration, wait)?;
+        let us = |q: f64| run.round_trips.value_at_quantile(q) as f64 / 1e3;
+        println!(
+            "| {rate} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
+            if wait == floor::EchoWait::Block { "blocking read" } else { "busy poll" },
+            us(0.5),
+            us(0.9),
+            us(0.99),
+            us(0.999),
+            run.round_trips.max() as f64 / 1e3
+        );
+    }
+    println!();
+    Ok(())
 }
 
 fn pipeline_harness(
