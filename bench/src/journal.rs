@@ -82,8 +82,8 @@ pub fn group_commit(flush: Flush, batch: u64, batches: u64) -> GroupCommit {
     }
 }
 
-/// The disk's own sync latency: p50 and p99 of a 4 KiB append and `fdatasync`, µs.
-pub fn raw_fdatasync(count: u32) -> (f64, f64) {
+/// The disk's own sync latency: `count` 4 KiB appends, each followed by `fdatasync`, ns each.
+pub fn raw_fdatasync(count: u32) -> Histogram<u64> {
     let scratch = Scratch::new("raw");
     std::fs::create_dir_all(&scratch.0).expect("dir");
     let mut file = std::fs::File::create(scratch.0.join("raw")).expect("file");
@@ -95,5 +95,5 @@ pub fn raw_fdatasync(count: u32) -> (f64, f64) {
         file.sync_data().expect("fdatasync");
         histogram.saturating_record(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1));
     }
-    (histogram.value_at_quantile(0.5) as f64 / 1e3, histogram.value_at_quantile(0.99) as f64 / 1e3)
+    histogram
 }
