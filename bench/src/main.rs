@@ -306,6 +306,7 @@ fn pipeline_harness(
             "## {durability:?} durability (µs from intended send to the outcome available to consumers)\n"
         );
         let settings = pipeline::Settings { durability, ..settings };
+        println!("{}\n", machine_just_before(Duration::from_secs(1)));
         // The sync target is a ratio to the disk's own p99: the disk is measured in the
         // same run, just before and just after the rows.
         let mut disk = (durability == Durability::Sync).then(|| journal::raw_fdatasync(DISK_SYNCS));
@@ -324,6 +325,29 @@ fn pipeline_harness(
             print_against_disk(&rows, disk);
         }
     }
+}
+
+/// The machine's hiccups over `duration`, each CPU at once (`ferrex-bench floor`), in a line:
+/// the p99 wait of an idle service on each CPU, no pipeline on it can do better.
+fn machine_just_before(duration: Duration) -> String {
+    let cpus: Vec<usize> =
+        (0..std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).collect();
+    let figures: Vec<String> = ferrex_bench::floor::hiccups(&cpus, duration)
+        .iter()
+        .map(|cpu| {
+            format!(
+                "CPU {}: p99 {:.0} µs, {:.1}% of the time in gaps of 10 µs or more",
+                cpu.cpu.map_or_else(|| "?".to_string(), |c| c.to_string()),
+                ferrex_bench::floor::residual_quantile(&cpu.gaps, cpu.elapsed_ns, 0.99) as f64 / 1e3,
+                cpu.stalled_ns(10_000) as f64 / cpu.elapsed_ns as f64 * 100.0
+            )
+        })
+        .collect();
+    format!(
+        "The machine's floor just before ({:.0} s of a clock loop on each CPU; the wait an idle service would show): {}.",
+        duration.as_secs_f64(),
+        figures.join("; ")
+    )
 }
 
 /// Syncs of the disk measured before and after the `sync` table, each.

@@ -131,6 +131,10 @@ enum Mode {
         /// Sessions the messages are spread over (binary only).
         #[arg(long, default_value_t = 1)]
         connections: usize,
+        /// Skip the machine's floor: the same open loop through a loopback echo thread, run
+        /// just after the server's row (before it, the server's idle seconds changed its row).
+        #[arg(long)]
+        no_floor: bool,
     },
     /// Orders per second with N connections, each keeping `window` requests in flight.
     Throughput {
@@ -470,7 +474,7 @@ fn main() -> Result<()> {
         cli.durability, cli.core_wait
     );
     match cli.mode {
-        Mode::Latency { rate, connections } => {
+        Mode::Latency { rate, connections, no_floor } => {
             println!(
                 "| load | messages | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---|---:|---:|---:|---:|---:|---:|"
             );
@@ -490,6 +494,11 @@ fn main() -> Result<()> {
             } else {
                 latency(&server, rate, cli.seconds, cli.auth == Auth::Session)?
             };
+            if !no_floor {
+                let duration = Duration::from_secs_f64(cli.seconds);
+                let echo = ferrex_bench::floor::echo(rate, duration, ferrex_bench::floor::EchoWait::Block)?;
+                print_row(&format!("floor: loopback echo, {rate}/s"), echo.sent, &echo.round_trips);
+            }
             let name = format!(
                 "latency-{}-{scenario}-{rate}-{}",
                 if cli.protocol == Protocol::Binary { "binary" } else { "ws" },
