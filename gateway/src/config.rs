@@ -20,6 +20,10 @@ use serde::Deserialize;
 use crate::decimal::{self, DecimalError};
 use crate::limits::{LimitsConfig, Tier};
 
+/// The largest journal segment, MiB: segments stay under 4 GiB (the journal's `AppendMark`
+/// packs a segment's offsets in 32 bits).
+pub const SEGMENT_MIB_MAX: usize = 4_095;
+
 /// The embedded demo configuration.
 pub const DEMO_CONFIG: &str = include_str!("../demo/demo.toml");
 /// The embedded demo keystore (named `embedded:demo` by the demo configuration).
@@ -339,6 +343,9 @@ impl Config {
         if !(1..=60_000).contains(&self.journal.async_sync_every_ms) {
             return Err(bad("journal.async_sync_every_ms", "from 1 to 60000 ms"));
         }
+        if !(1..=SEGMENT_MIB_MAX).contains(&self.journal.segment_mib) {
+            return Err(bad("journal.segment_mib", format!("from 1 to {SEGMENT_MIB_MAX} MiB")));
+        }
         let wait =
             self.core.wait.as_deref().unwrap_or("spin-park").parse().map_err(|e| bad("core.wait", e))?;
         let engine = EngineConfig {
@@ -633,5 +640,10 @@ mod tests {
         let error = Config::parse(&DEMO_CONFIG.replace("[server]", "[server]\nlisten_port = 1"))
             .expect_err("unknown");
         assert!(error.problem.contains("listen_port"), "{error}");
+        for segment_mib in [0, SEGMENT_MIB_MAX + 1] {
+            let text = DEMO_CONFIG.replace("[journal]", &format!("[journal]\nsegment_mib = {segment_mib}"));
+            let error = Config::parse(&text).expect("parses").validate().expect_err("out of range");
+            assert_eq!(error.key, "journal.segment_mib", "{segment_mib} MiB: {error}");
+        }
     }
 }

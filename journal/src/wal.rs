@@ -10,7 +10,8 @@
 //! header or name, which become durable with its first sync; the next sync first makes each
 //! segment left since the last one durable with its final marker, in order. Syncs may also be
 //! made by another thread (`sync_handles`, then `note_durable`): segments left behind then get
-//! their final marker without waiting for it to be durable (it claims only durable bytes).
+//! their final marker without waiting for it to be durable (it claims only durable bytes), and
+//! the current one a marker at the [`AppendMark`] taken before those syncs ran.
 //! Recovery may therefore find an unsynced tail at the end of any segment: the log is cut there
 //! and the later segments, which cannot hold synced records (else it is corruption), are removed. Recovery trusts
 //! the larger valid marker: every byte before it was synced, so an invalid record there is
@@ -93,6 +94,37 @@ pub struct Recovery {
     pub removed: Vec<String>,
 }
 
+/// Where the records appended so far end, for a thread that syncs them ([`Wal::append_mark`]):
+/// the segment being written (counted from the log's opening, wrapping) and the end of its
+/// records, packed in a `u64` so that it can travel through an atomic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendMark(u64);
+
+impl AppendMark {
+    /// The packed form (never `u64::MAX`: a segment's end is below `u32::MAX`).
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// From the packed form; `None` for `u64::MAX`, which no mark uses.
+    pub fn from_bits(bits: u64) -> Option<AppendMark> {
+        (bits != u64::MAX).then_some(AppendMark(bits))
+    }
+
+    fn new(ordinal: u32, end: usize) -> AppendMark {
+        let end = u32::try_from(end).expect("segments are smaller than 4 GiB (asserted at open)");
+        AppendMark((u64::from(ordinal) << 32) | u64::from(end))
+    }
+
+    fn ordinal(self) -> u32 {
+        u32::try_from(self.0 >> 32).expect("32 bits")
+    }
+
+    fn end(self) -> usize {
+        usize::try_from(self.0 & u64::from(u32::MAX)).expect("32 bits fit")
+    }
+}
+
 /// One segment as recovery and reading see it.
 #[derive(Clone, Debug)]
 struct Segment {
@@ -111,6 +143,11 @@ pub struct Wal<S: Storage> {
     next_sequence: u64,
     last_checksum: u64,
     marker_slot: usize,
+    /// Which segment is being written, counted from the opening (wrapping): the first half of
+    /// an [`AppendMark`].
+    ordinal: u32,
+    /// The end the current segment's latest marker claims (`DATA_START`: none written).
+    marked_end: usize,
     /// Index of the first segment with writes not yet synced.
     unsynced_from: usize,
     read_only: bool,
@@ -209,7 +246,9 @@ impl<S: Storage> Wal<S> {
     #[allow(clippy::type_complexity)]
     fn scan(storage: S, segment_size: usize, dry_run: bool) -> Result<(Wal<S>, Recovery), (S, JournalError)> {
         assert!(
-            segment_size >= DATA_START * 2 && segment_size.is_multiple_of(8),
+            segment_size >= DATA_START * 2
+                && segment_size.is_multiple_of(8)
+                && u32::try_from(segment_size).is_ok_and(|size| size < u32::MAX),
             "segment size {segment_size}"
         );
         let mut wal = Wal {
@@ -219,6 +258,8 @@ impl<S: Storage> Wal<S> {
             next_sequence: 1,
             last_checksum: 0,
             marker_slot: 0,
+            ordinal: 0,
+            marked_end: DATA_START,
             unsynced_from: 0,
             read_only: dry_run,
         };
@@ -367,6 +408,8 @@ impl<S: Storage> Wal<S> {
         let id = self.storage.create(&name, size)?;
         self.storage.write(id, 0, &header_bytes(size, self.next_sequence, self.last_checksum));
         self.segments.push(Segment { id, first_sequence: self.next_sequence, end: DATA_START });
+        self.ordinal = self.ordinal.wrapping_add(1);
+        self.marked_end = DATA_START;
         Ok(())
     }
 
@@ -412,10 +455,25 @@ impl<S: Storage> Wal<S> {
         self.unsynced_from = last;
         let segment = self.current().clone();
         self.storage.sync(segment.id)?;
-        let marker = marker_bytes(segment.end as u64, segment.first_sequence);
-        self.storage.write(segment.id, MARKERS[self.marker_slot], &marker);
-        self.marker_slot ^= 1;
+        self.write_marker(segment.end);
         Ok(())
+    }
+
+    /// Writes `end` into the current segment's next marker slot (A, B, A, ...: a torn write
+    /// leaves the other one valid). The caller knows every byte before `end` durable.
+    fn write_marker(&mut self, end: usize) {
+        let segment = self.current();
+        assert!(end >= DATA_START && end <= segment.end, "a marker within the records");
+        let (id, marker) = (segment.id, marker_bytes(end as u64, segment.first_sequence));
+        self.storage.write(id, MARKERS[self.marker_slot], &marker);
+        self.marker_slot ^= 1;
+        self.marked_end = end;
+    }
+
+    /// Where the records appended so far end: hand it, with the last sequence, to the thread
+    /// that syncs them, and back to [`Wal::note_durable`] once that thread's sync has covered it.
+    pub fn append_mark(&self) -> AppendMark {
+        AppendMark::new(self.ordinal, self.current().end)
     }
 
     fn current(&self) -> &Segment {
@@ -468,8 +526,10 @@ impl<S: Storage> Wal<S> {
     /// Records every record through `through` durable, made so by [`Wal::sync_handles`]' handles
     /// on another thread: the segments it completes may be retired, and each gets its final
     /// marker (durable whenever its page is next written back: it claims only what is durable
-    /// already). The current segment gets no marker (its offset for `through` is not kept).
-    pub fn note_durable(&mut self, through: u64) -> Result<(), JournalError> {
+    /// already). `mark`, an [`Wal::append_mark`] taken before those syncs ran, gives the current
+    /// segment its marker too, when it is still the segment written: a record damaged before it
+    /// is then corruption at recovery, not a torn tail to cut.
+    pub fn note_durable(&mut self, through: u64, mark: Option<AppendMark>) -> Result<(), JournalError> {
         if self.read_only {
             return Err(JournalError::ReadOnly);
         }
@@ -482,6 +542,9 @@ impl<S: Storage> Wal<S> {
                 self.storage.write(segment.id, at, &marker);
             }
             self.unsynced_from += 1;
+        }
+        if let Some(mark) = mark.filter(|m| m.ordinal() == self.ordinal && m.end() > self.marked_end) {
+            self.write_marker(mark.end());
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //! uses its own directory under the system's temporary directory and removes it.
 
 use ferrex_journal::file::{FileStorage, Flush};
-use ferrex_journal::wal::Wal;
+use ferrex_journal::record::record_len;
+use ferrex_journal::wal::{DATA_START, JournalError, Wal};
 
 const SEGMENT: usize = 4 * 4096;
 
@@ -111,13 +112,61 @@ fn segments_synced_from_another_thread_can_be_retired() {
     })
     .join()
     .unwrap();
-    wal.note_durable(200).unwrap();
+    wal.note_durable(200, None).unwrap();
     let retired = wal.retire_through(200, false).unwrap();
     assert_eq!(retired.len(), segments - 1, "every segment but the current one");
     drop(wal);
     let (wal, recovery) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
     assert_eq!(recovery.last_sequence, 200);
     assert_eq!(wal.first_sequence(), wal.current_first_sequence(), "only the current segment is left");
+}
+
+/// The log of `async` durability, synced only by handles as the flusher does, with a bit of
+/// record 2 flipped on the disk afterwards; `marked` says whether `note_durable` got the mark
+/// taken before the syncs. The journal as it opens again.
+fn reopened_after_damage_behind_a_background_sync(marked: bool, tag: &str) -> Result<u64, JournalError> {
+    let dir = TempDir::new(tag);
+    {
+        let (mut wal, _) = Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).unwrap();
+        let mut handles = wal.sync_handles(None).unwrap();
+        for n in 1..=5 {
+            wal.append(n, &payload(n)).unwrap();
+        }
+        let mark = wal.append_mark();
+        for sync in &mut handles {
+            sync().unwrap();
+        }
+        wal.note_durable(5, marked.then_some(mark)).unwrap();
+        wal.append(6, &payload(6)).unwrap();
+        // The next pass makes the marker durable with record 6.
+        for sync in &mut handles {
+            sync().unwrap();
+        }
+    }
+    let path = dir.0.join("00000000000000000001.wal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[DATA_START + record_len(payload(1).len()) + 20] ^= 1 << 2;
+    std::fs::write(&path, &bytes).unwrap();
+    Wal::open(FileStorage::open(&dir.0, Flush::Fdatasync).unwrap(), SEGMENT).map(|(_, r)| r.last_sequence)
+}
+
+/// In `async` durability the segment being written gets its marker from the background sync's
+/// mark (wal.rs `note_durable`): a record damaged before it is corruption when the log opens
+/// again, not a torn tail cut away with the synced records after it, as without the mark.
+#[test]
+fn a_damaged_record_a_background_sync_covered_is_corruption() {
+    assert_eq!(
+        reopened_after_damage_behind_a_background_sync(false, "unmarked"),
+        Ok(1),
+        "without a marker the damage reads as a torn tail: records 2 to 6 cut"
+    );
+    match reopened_after_damage_behind_a_background_sync(true, "marked") {
+        Err(JournalError::Corruption { segment, offset, .. }) => {
+            let record_2 = DATA_START + record_len(payload(1).len());
+            assert_eq!((segment.as_str(), offset), ("00000000000000000001.wal", record_2));
+        }
+        other => panic!("expected corruption at record 2, got {other:?}"),
+    }
 }
 
 /// Written data is unmapped as the writer passes it, and read ahead of it (file.rs module docs):

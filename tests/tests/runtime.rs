@@ -119,6 +119,20 @@ fn segment_files(dir: &TempDir) -> usize {
         .count()
 }
 
+/// The largest end the durable-extent markers (bytes 64 and 128) of the newest segment claim
+/// (0: none written). Read from the file while the log runs: its writes are in the page cache.
+fn newest_segment_marker_end(dir: &TempDir) -> u64 {
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir.0)
+        .expect("journal directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
+    names.sort();
+    let bytes = std::fs::read(names.last().expect("a segment")).expect("readable");
+    let at = |offset: usize| u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"));
+    at(ferrex_journal::wal::MARKERS[0]).max(at(ferrex_journal::wal::MARKERS[1]))
+}
+
 #[test]
 fn async_durability_syncs_in_the_background_and_retires_segments_while_running() {
     let dir = TempDir::new("runtime-flusher");
@@ -154,6 +168,13 @@ fn async_durability_syncs_in_the_background_and_retires_segments_while_running()
         submit(&mut started, Origin { session: 2, tag: 0 }, Body::Query(Query::StateHash));
         next_request(&mut subscriber, &mut pending);
         !first.exists() && segment_files(&dir) <= 2
+    });
+    // The segment being written gets its marker from the flusher's passes (no `sync` runs in
+    // `async` until the stop): records damaged before it would be corruption, not a torn tail.
+    await_condition("a marker in the segment being written", || {
+        submit(&mut started, Origin { session: 2, tag: 1 }, Body::Query(Query::StateHash));
+        next_request(&mut subscriber, &mut pending);
+        newest_segment_marker_end(&dir) > ferrex_journal::wal::DATA_START as u64
     });
     let report = started.runtime.stop().expect("stop");
     assert!(report.segments_retired > 0, "{report:?}");

@@ -421,7 +421,7 @@ impl<S: Storage> Running<S> {
             }
             self.registered = Some(current);
         }
-        flusher.appended(last);
+        flusher.appended(last, self.core.wal.append_mark());
         Ok(())
     }
 
@@ -429,8 +429,9 @@ impl<S: Storage> Running<S> {
     /// the segments the snapshotter's oldest kept snapshot covers.
     fn maintain(&mut self) -> Result<(), CoreError> {
         self.since_maintain = 0;
-        if self.core.flusher.is_some() {
-            self.core.wal.note_durable(self.core.durable.load(Ordering::Acquire))?;
+        if let Some(flusher) = &self.core.flusher {
+            let mark = flusher.durable_mark();
+            self.core.wal.note_durable(self.core.durable.load(Ordering::Acquire), mark)?;
         }
         let Some(snapshotter) = &self.core.snapshotter else { return Ok(()) };
         snapshotter.notify();

@@ -3,16 +3,19 @@
 //! the server runs, and snapshots never hold a record the disk does not.
 //!
 //! The core registers each segment (a [`SyncHandle`]: a duplicate of its file) before it appends
-//! into it, and publishes the last sequence it appended after each batch (`appended`, release).
-//! Every `every`, when that has moved, this thread reads it (acquire), takes the segments
-//! registered meanwhile, syncs each one it holds, oldest first (records, header, and a new
-//! segment's directory entry), then publishes it as the durable watermark (`durable`, the one the
-//! snapshotter follows and the metrics show). The core, in its maintenance, notes the watermark
-//! in the journal ([`Wal::note_durable`]) and retires what snapshots cover.
+//! into it, and publishes after each batch where its records end (an [`AppendMark`]) and then
+//! the last sequence it appended (`appended`, release). Every `every`, when that has moved, this
+//! thread reads both (acquire), takes the segments registered meanwhile, syncs each one it
+//! holds, oldest first (records, header, and a new segment's directory entry), then publishes
+//! the mark and the sequence as durable (`durable`: the watermark the snapshotter follows and
+//! the metrics show). The core, in its maintenance, notes both in the journal
+//! ([`Wal::note_durable`]: final markers for the segments left, a marker at the mark for the
+//! current one) and retires what snapshots cover.
 //!
-//! Invariants: the watermark never passes a record that is not durable: every record up to the
-//! value read was written, and its segment registered, before the core published it (release /
-//! acquire), so the syncs that follow the read cover it. After a pass only the newest segment is
+//! Invariants: the watermark and the mark never pass a record that is not durable: every record
+//! up to a value read was written, and its segment registered, before the core published it
+//! (release / acquire), so the syncs that follow the read cover it (each value on its own: the
+//! two need not come from the same batch). After a pass only the newest segment is
 //! kept: once a later one is registered, an older one is never written again (the core rolls
 //! only forward), so the pass that saw the later one synced all of it. A failed sync stops the
 //! thread and is reported to the core, which stops (never retried: data may be lost).
@@ -20,6 +23,7 @@
 //! Complexity: one `fdatasync` per registered segment per pass (one, except across a roll).
 //!
 //! [`Wal::note_durable`]: ferrex_journal::wal::Wal::note_durable
+//! [`AppendMark`]: ferrex_journal::wal::AppendMark
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -28,6 +32,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ferrex_journal::storage::{StorageError, SyncHandle};
+use ferrex_journal::wal::AppendMark;
+
+/// No mark yet (`AppendMark::from_bits` reads it as `None`).
+const NO_MARK: u64 = u64::MAX;
 
 /// What the core and the flusher thread share.
 struct Shared {
@@ -35,6 +43,10 @@ struct Shared {
     appended: AtomicU64,
     /// The durable watermark.
     durable: Arc<AtomicU64>,
+    /// Where the core's records ended after its last batch (`AppendMark` bits).
+    appended_mark: AtomicU64,
+    /// The mark the last pass made durable.
+    durable_mark: AtomicU64,
     stop: AtomicBool,
     failed: AtomicBool,
     failure: Mutex<Option<StorageError>>,
@@ -61,6 +73,8 @@ impl Flusher {
         let shared = Arc::new(Shared {
             appended: AtomicU64::new(durable.load(Ordering::Acquire)),
             durable,
+            appended_mark: AtomicU64::new(NO_MARK),
+            durable_mark: AtomicU64::new(NO_MARK),
             stop: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -87,9 +101,16 @@ impl Flusher {
         let _ = self.segments.send(segment);
     }
 
-    /// Publishes the last sequence appended (after the batch's records are written).
-    pub fn appended(&self, sequence: u64) {
+    /// Publishes where the records end and the last sequence appended (after the batch's
+    /// records are written).
+    pub fn appended(&self, sequence: u64, mark: AppendMark) {
+        self.shared.appended_mark.store(mark.to_bits(), Ordering::Release);
         self.shared.appended.store(sequence, Ordering::Release);
+    }
+
+    /// The mark the last pass made durable, for [`ferrex_journal::wal::Wal::note_durable`].
+    pub fn durable_mark(&self) -> Option<AppendMark> {
+        AppendMark::from_bits(self.shared.durable_mark.load(Ordering::Acquire))
     }
 
     /// Whether a sync failed (the core must stop).
@@ -132,11 +153,15 @@ fn run(shared: &Shared, receiver: &Receiver<SyncHandle>, every: Duration) -> Res
         let stopping = shared.stop.load(Ordering::Acquire);
         let appended = shared.appended.load(Ordering::Acquire);
         if appended > durable {
+            // Read before the segments are taken: the segment a mark is in was registered
+            // before the mark was published.
+            let mark = shared.appended_mark.load(Ordering::Acquire);
             segments.extend(receiver.try_iter());
             for sync in &mut segments {
                 sync()?;
             }
             durable = appended;
+            shared.durable_mark.store(mark, Ordering::Release);
             shared.durable.fetch_max(durable, Ordering::Release);
             // Only the newest can still be written to (module docs).
             let older = segments.len().saturating_sub(1);
@@ -156,8 +181,13 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use ferrex_journal::storage::{StorageError, SyncHandle};
+    use ferrex_journal::wal::AppendMark;
 
     use super::Flusher;
+
+    fn mark(bits: u64) -> AppendMark {
+        AppendMark::from_bits(bits).expect("a mark")
+    }
 
     /// A handle that counts its calls.
     fn counting(calls: &Arc<AtomicUsize>) -> SyncHandle {
@@ -184,11 +214,14 @@ mod tests {
         let (old, new) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         flusher.register(counting(&old));
         flusher.register(counting(&new));
-        flusher.appended(10);
+        assert_eq!(flusher.durable_mark(), None, "no pass yet");
+        flusher.appended(10, mark(4_500));
         await_condition("the first pass", || durable.load(Ordering::Acquire) == 10);
         assert_eq!((old.load(Ordering::SeqCst), new.load(Ordering::SeqCst)), (1, 1));
-        flusher.appended(20);
+        assert_eq!(flusher.durable_mark(), Some(mark(4_500)), "the mark follows the sync");
+        flusher.appended(20, mark(5_000));
         await_condition("the second pass", || durable.load(Ordering::Acquire) == 20);
+        assert_eq!(flusher.durable_mark(), Some(mark(5_000)));
         assert_eq!(old.load(Ordering::SeqCst), 1, "a segment left behind is not synced again");
         assert_eq!(new.load(Ordering::SeqCst), 2);
         flusher.stop().unwrap();
@@ -199,9 +232,10 @@ mod tests {
         let durable = Arc::new(AtomicU64::new(3));
         let flusher = Flusher::start(Arc::clone(&durable), Duration::from_millis(1), None).unwrap();
         flusher.register(Box::new(|| Err(StorageError::SyncFailed { segment: "x.wal".into() })));
-        flusher.appended(10);
+        flusher.appended(10, mark(4_500));
         await_condition("the failure", || flusher.failed());
         assert_eq!(durable.load(Ordering::Acquire), 3, "nothing became durable");
+        assert_eq!(flusher.durable_mark(), None, "no mark became durable");
         assert_eq!(flusher.stop(), Err(StorageError::SyncFailed { segment: "x.wal".into() }));
     }
 }
