@@ -18,7 +18,7 @@
 //! here) never gives the CPU away, so 2,000 of them (20 – 40 µs with the ring checks) after
 //! each request kept the thread sharing the core's CPU (the gateway, or a load generator) off it
 //! while requests came every 20 µs: the binary round trip's p50 at 50K/s was 20 µs or less in
-//! 7 runs of 18, against 22 of 31 with 100 spins, and p90 fell (docs/PERFORMANCE.md).
+//! 7 runs of 18, against 23 of 34 with 100 spins, and p90 fell (docs/PERFORMANCE.md).
 //!
 //! Invariant (no lost wake-up): the waiter announces it is asleep, then checks its ring once more,
 //! then parks; the producer publishes, then checks the announcement (both sides with a `SeqCst`
