@@ -15,12 +15,19 @@
 //!   without ever sleeping ([`EchoWait::Spin`]). The server's work is nil; what remains is the
 //!   loopback, the wake-ups and the machine's hiccups.
 //!
+//! - [`relay`]: the pipeline harness's shape with no work in it: one thread pinned to CPU 0
+//!   sends at a fixed rate (open loop) and watches for the relay's answer, one pinned to CPU 1
+//!   busy-spins and passes each send straight back, through two atomics. Latency from intended
+//!   send to the answer seen, as `ferrex-bench pipeline` measures it: no pipeline placed like
+//!   this can do better.
+//!
 //! Limitations: the echo server is a thread of this process, not a process of its own (a
 //! context switch between processes also changes the address space, a few hundred ns more); the
 //! hiccup threads occupy every CPU while they run, so the two are measured one after the other.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -121,6 +128,59 @@ pub fn residual_quantile(gaps: &Histogram<u64>, elapsed_ns: u64, quantile: f64) 
         }
     }
     high
+}
+
+/// Runs the relay at `rate` sends per second for `duration` (module docs): the sender on CPU 0,
+/// the relay on CPU 1 (best effort); returns the latency of each send, intended send to
+/// answer seen, ns.
+///
+/// # Panics
+/// If `rate` is 0 (a caller's mistake) or the relay thread panics.
+pub fn relay(rate: u64, duration: Duration) -> Histogram<u64> {
+    assert!(rate > 0, "a rate of 0 sends nothing");
+    let count = u64::try_from((u128::from(rate) * duration.as_nanos()) / 1_000_000_000).unwrap_or(u64::MAX);
+    let gap_ns = 1_000_000_000 / rate;
+    let (sent, relayed, stop) = (AtomicU64::new(0), AtomicU64::new(0), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = ferrex_engine::runtime::core::pin_current_thread(Some(1));
+            let mut last = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let now = sent.load(Ordering::Acquire);
+                if now > last {
+                    relayed.store(now, Ordering::Release);
+                    last = now;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let sender = scope.spawn(|| {
+            let _ = ferrex_engine::runtime::core::pin_current_thread(Some(0));
+            let mut latency = histogram_ns();
+            let (mut published, mut seen) = (0u64, 0u64);
+            let epoch = Instant::now();
+            while seen < count {
+                let now_ns = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                let due = (now_ns / gap_ns + 1).min(count);
+                if due > published {
+                    published = due;
+                    sent.store(published, Ordering::Release);
+                }
+                let answered = relayed.load(Ordering::Acquire);
+                if answered > seen {
+                    let now_ns = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    for n in seen..answered {
+                        latency.saturating_record(now_ns.saturating_sub(n * gap_ns).max(1));
+                    }
+                    seen = answered;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            latency
+        });
+        sender.join().expect("the sender panicked")
+    })
 }
 
 /// What an echo run measured.
@@ -295,6 +355,12 @@ mod tests {
             assert_eq!(run.round_trips.len(), run.sent, "one round trip per message ({wait:?})");
             assert!(run.round_trips.min() >= 1, "round trips are positive ({wait:?})");
         }
+    }
+
+    #[test]
+    fn the_relay_answers_every_send_once() {
+        let latency = relay(100_000, Duration::from_millis(20));
+        assert_eq!(latency.len(), 2_000, "100,000/s for 20 ms, each answer recorded once");
     }
 
     #[test]

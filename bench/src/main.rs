@@ -241,6 +241,22 @@ fn floor_harness(duration: Duration, rates: &[u64]) -> Result<()> {
             wait_us(0.9999),
         );
     }
+    println!(
+        "\n## Relay: the pipeline's placement with no work (sender on CPU 0, relay spinning on CPU 1)\n"
+    );
+    println!("| rate/s | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---:|---:|---:|---:|---:|---:|");
+    for rate in [1_000_000u64, 2_000_000] {
+        let latency = floor::relay(rate, duration);
+        let us = |q: f64| latency.value_at_quantile(q) as f64 / 1e3;
+        println!(
+            "| {rate} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} |",
+            us(0.5),
+            us(0.9),
+            us(0.99),
+            us(0.999),
+            latency.max() as f64 / 1e3
+        );
+    }
     println!("\n## Loopback echo: open-loop round trip, {}-byte messages\n", floor::ECHO_MESSAGE_BYTES);
     println!(
         "| rate/s | echo waits | p50 µs | p90 µs | p99 µs | p99.9 µs | worst µs |\n|---:|---|---:|---:|---:|---:|---:|"
