@@ -62,6 +62,21 @@ impl CpuHiccups {
     pub fn stalls(&self, threshold_ns: u64) -> u64 {
         self.gaps.count_between(threshold_ns, u64::MAX)
     }
+
+    /// The share of the time lost in gaps of `threshold_ns` or more, percent.
+    pub fn lost_percent(&self, threshold_ns: u64) -> f64 {
+        self.stalled_ns(threshold_ns) as f64 / self.elapsed_ns as f64 * 100.0
+    }
+
+    /// The `quantile` of an idle service's wait on this CPU, ns ([`residual_quantile`]).
+    pub fn idle_wait_ns(&self, quantile: f64) -> u64 {
+        residual_quantile(&self.gaps, self.elapsed_ns, quantile)
+    }
+}
+
+/// Every CPU this process may count (0 .. available parallelism).
+pub fn every_cpu() -> Vec<usize> {
+    (0..std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).collect()
 }
 
 /// A histogram of nanoseconds, 1 ns to 60 s, 3 significant digits.
@@ -194,12 +209,9 @@ pub struct EchoRun {
 /// Why an echo run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EchoError {
-    /// A socket operation failed.
+    /// A socket operation failed, or the echo thread closed the connection early.
     #[error("loopback echo: {0}")]
     Io(#[from] std::io::Error),
-    /// The server thread ended before the client was done.
-    #[error("the echo server closed the connection")]
-    Closed,
     /// More messages in flight than the run allows: the echo fell this far behind.
     #[error("more than {ECHO_IN_FLIGHT_MAX} messages in flight")]
     Behind,
@@ -267,12 +279,12 @@ fn open_loop(mut stream: TcpStream, rate: u64, duration: Duration) -> Result<Ech
         if sent - answered > ECHO_IN_FLIGHT_MAX as u64 {
             return Err(EchoError::Behind);
         }
-        written += write_some(&mut stream, &output[written..])?;
+        written += crate::socket::write_available(&mut stream, &output[written..])?;
         if written == output.len() {
             output.clear();
             written = 0;
         }
-        read_some(&mut stream, &mut chunk, &mut input)?;
+        crate::socket::read_available(&mut stream, &mut chunk, &mut input)?;
         let now_ns = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let whole = input.len() / ECHO_MESSAGE_BYTES * ECHO_MESSAGE_BYTES;
         for message in input[..whole].chunks_exact(ECHO_MESSAGE_BYTES) {
@@ -298,32 +310,6 @@ fn write_all_spinning(stream: &mut TcpStream, mut bytes: &[u8]) -> std::io::Resu
         }
     }
     Ok(())
-}
-
-fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> Result<usize, EchoError> {
-    let mut written = 0;
-    while written < bytes.len() {
-        match stream.write(&bytes[written..]) {
-            Ok(0) => return Err(EchoError::Closed),
-            Ok(n) => written += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(written)
-}
-
-fn read_some(stream: &mut TcpStream, chunk: &mut [u8], input: &mut Vec<u8>) -> Result<(), EchoError> {
-    loop {
-        match stream.read(chunk) {
-            Ok(0) => return Err(EchoError::Closed),
-            Ok(n) => input.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -353,7 +339,6 @@ mod tests {
             let run = echo(2_000, Duration::from_millis(50), wait).expect("loopback echo");
             assert_eq!(run.sent, 100, "2,000/s for 50 ms ({wait:?})");
             assert_eq!(run.round_trips.len(), run.sent, "one round trip per message ({wait:?})");
-            assert!(run.round_trips.min() >= 1, "round trips are positive ({wait:?})");
         }
     }
 

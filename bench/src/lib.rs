@@ -24,6 +24,7 @@ pub mod peer;
 pub mod pipeline;
 pub mod recovery;
 pub mod risk;
+pub mod socket;
 
 use ferrex_engine::{Command, Engine, EngineConfig, Event, InstrumentSpec, OrderId, Price, Qty, Symbol};
 use ferrex_tests::fixture;

@@ -216,7 +216,6 @@ fn floor_harness(duration: Duration, rates: &[u64]) -> Result<()> {
     use ferrex_bench::floor;
     println!("# ferrex-bench floor --seconds {}\n", duration.as_secs_f64());
     println!("machine: {}\n", machine().unwrap_or_else(|_| "unknown".into()));
-    let cpus: Vec<usize> = (0..std::thread::available_parallelism()?.get()).collect();
     println!("## Hiccups: a clock loop pinned to each CPU, all at once\n");
     println!(
         "An idle service's wait: what a request arriving at a random moment waits for the CPU, the \
@@ -226,8 +225,8 @@ fn floor_harness(duration: Duration, rates: &[u64]) -> Result<()> {
         "| CPU | gaps ≥ 10 µs | ≥ 100 µs | ≥ 1 ms | worst µs | time lost in gaps ≥ 10 µs | \
          idle service's wait p99 µs | p99.9 µs | p99.99 µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for cpu in floor::hiccups(&cpus, duration) {
-        let wait_us = |q: f64| floor::residual_quantile(&cpu.gaps, cpu.elapsed_ns, q) as f64 / 1e3;
+    for cpu in floor::hiccups(&floor::every_cpu(), duration) {
+        let wait_us = |q: f64| cpu.idle_wait_ns(q) as f64 / 1e3;
         println!(
             "| {} | {} | {} | {} | {:.0} | {:.2}% | {:.1} | {:.1} | {:.1} |",
             cpu.cpu.map_or_else(|| "unpinned".to_string(), |c| c.to_string()),
@@ -235,7 +234,7 @@ fn floor_harness(duration: Duration, rates: &[u64]) -> Result<()> {
             cpu.stalls(100_000),
             cpu.stalls(1_000_000),
             cpu.gaps.max() as f64 / 1e3,
-            cpu.stalled_ns(10_000) as f64 / cpu.elapsed_ns as f64 * 100.0,
+            cpu.lost_percent(10_000),
             wait_us(0.99),
             wait_us(0.999),
             wait_us(0.9999),
@@ -346,16 +345,14 @@ fn pipeline_harness(
 /// The machine's hiccups over `duration`, each CPU at once (`ferrex-bench floor`), in a line:
 /// the p99 wait of an idle service on each CPU, no pipeline on it can do better.
 fn machine_just_before(duration: Duration) -> String {
-    let cpus: Vec<usize> =
-        (0..std::thread::available_parallelism().map_or(1, std::num::NonZero::get)).collect();
-    let figures: Vec<String> = ferrex_bench::floor::hiccups(&cpus, duration)
+    let figures: Vec<String> = ferrex_bench::floor::hiccups(&ferrex_bench::floor::every_cpu(), duration)
         .iter()
         .map(|cpu| {
             format!(
                 "CPU {}: p99 {:.0} µs, {:.1}% of the time in gaps of 10 µs or more",
                 cpu.cpu.map_or_else(|| "?".to_string(), |c| c.to_string()),
-                ferrex_bench::floor::residual_quantile(&cpu.gaps, cpu.elapsed_ns, 0.99) as f64 / 1e3,
-                cpu.stalled_ns(10_000) as f64 / cpu.elapsed_ns as f64 * 100.0
+                cpu.idle_wait_ns(0.99) as f64 / 1e3,
+                cpu.lost_percent(10_000)
             )
         })
         .collect();

@@ -4,11 +4,12 @@
 //! the round trip from the message's intended send time to that report goes into a histogram.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
+
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use ferrex_bench::socket;
 use ferrex_gateway::binary::wire::{self, BusinessReject, CancelReject, ExecutionReport, Heartbeat};
 use ferrex_gateway::client::binary::{BinaryClient, LogonOptions, Secret};
 use ferrex_gateway::client::scenario::{Key, Kind, Scenario};
@@ -84,28 +85,14 @@ impl Conn {
             self.output.extend_from_slice(&Heartbeat {}.to_bytes());
             self.last_heartbeat = Instant::now();
         }
-        while self.sent < self.output.len() {
-            match self.stream.write(&self.output[self.sent..]) {
-                Ok(0) => bail!("the server closed the session"),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.sent += socket::write_available(&mut self.stream, &self.output[self.sent..])
+            .context("writing to the server")?;
         if self.sent == self.output.len() {
             self.output.clear();
             self.sent = 0;
         }
-        loop {
-            match self.stream.read(&mut self.chunk) {
-                Ok(0) => bail!("the server closed the session"),
-                Ok(n) => self.input.extend_from_slice(&self.chunk[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        socket::read_available(&mut self.stream, &mut self.chunk, &mut self.input)
+            .context("reading from the server")?;
         let mut at = 0;
         let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         while let Some((len, kind, _)) = wire::header(&self.input[at..]) {
